@@ -1,0 +1,1 @@
+"""pytest-loadtest: load testing with pytest (public API; work in progress)."""
