@@ -66,7 +66,9 @@ class Events:
         """Look the hook implementations up again (after conftests were loaded)."""
         self._impls.clear()
 
-    def _implementations(self, hookname: str) -> list[tuple[str, Callable[..., Any], tuple[str, ...]]]:
+    def _implementations(
+        self, hookname: str
+    ) -> list[tuple[str, Callable[..., Any], tuple[str, ...]]]:
         impls = self._impls.get(hookname)
         if impls is None:
             impls = []

@@ -1,10 +1,25 @@
-"""The pytest plugin: options, hookspecs, fixtures. (Work in progress.)"""
+"""The pytest plugin: options, hookspecs, fixtures, and the choice of mode.
+
+Importing it costs nothing: gevent, the clients and the report code load only when a
+run needs them. Load mode (``--load-users``) registers a :class:`~loadrun.LoadRun`;
+otherwise a :class:`~smoke.SmokeRun` checks that each task's requests succeeded.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
 import pytest
 
-from pytest_loadtest import settings
+from pytest_loadtest import events, settings
+from pytest_loadtest.users import LoadUser, user_spec_for, user_type_id
+
+if TYPE_CHECKING:
+    from pytest_loadtest.client import LoadClient
+
+SETTINGS_KEY = pytest.StashKey["settings.Settings"]()
+LATE_KEY = pytest.StashKey[list[str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -17,5 +32,84 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hooks)
 
 
+def _distributed(config: pytest.Config) -> bool:
+    """Whether pytest-xdist will run this session on workers (``-n``/``--dist``)."""
+    option = config.known_args_namespace
+    return bool(getattr(option, "numprocesses", None)) or getattr(option, "dist", "no") != "no"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    # Patch before conftests import requests; never in an xdist controller.
+    if settings.load_mode_requested(early_config) and not _distributed(early_config):
+        from pytest_loadtest import _gevent
+
+        early_config.stash[LATE_KEY] = _gevent.patch()
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    settings.Settings.from_config(config)
+    # trylast: conftests' pytest_configure may set options first (the examples set
+    # the host of the demo target they start).
+    run_settings = settings.Settings.from_config(config)
+    config.stash[SETTINGS_KEY] = run_settings
+    run_events = events.Events(hook=config.hook)
+    events.activate(run_events)
+    if not run_settings.load_mode:
+        from pytest_loadtest.smoke import SmokeRun
+
+        smoke = SmokeRun()
+        run_events.listener = smoke
+        config.pluginmanager.register(smoke, "loadtest-smoke")
+        return
+    if _distributed(config):
+        raise pytest.UsageError(
+            "--load-users: running a load test on pytest-xdist workers (-n/--dist) is not "
+            "supported yet; run it without -n"
+        )
+    from pytest_loadtest.loadrun import LoadRun
+
+    run = LoadRun(config, run_settings, run_events)
+    run_events.on_hook_error = run.on_hook_error
+    config.pluginmanager.register(run, "loadtest-run")
+    for module in config.stash.get(LATE_KEY, []):
+        config.issue_config_time_warning(
+            pytest.PytestConfigWarning(
+                f"pytest-loadtest: {module} was imported before gevent patched the standard "
+                "library; its requests may block other virtual users"
+            ),
+            stacklevel=2,
+        )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    events.active().refresh()  # conftests found during collection may implement hooks
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    events.activate(events.Events())
+
+
+@pytest.fixture
+def load_client(request: pytest.FixtureRequest) -> Iterator[LoadClient]:
+    """An instrumented HTTP client (a ``requests.Session``), one per virtual user.
+
+    Relative URLs join the user type's ``host``, else ``--load-host``. Every request
+    fires ``pytest_loadtest_request`` and is counted in the stats.
+    """
+    from pytest_loadtest.client import LoadClient
+
+    host = request.config.stash[SETTINGS_KEY].host
+    if isinstance(request.node, pytest.Function):
+        host = user_spec_for(request.node).host or host
+    client = LoadClient(host, events.active())
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def load_user(request: pytest.FixtureRequest) -> LoadUser:
+    """The virtual user running the task: ``id``, a ``state`` dict, its ``user_type``."""
+    node = request.node
+    user_type = user_type_id(node) if isinstance(node, pytest.Function) else node.nodeid
+    return LoadUser(1, user_type)

@@ -1,0 +1,297 @@
+"""Load mode end to end: real pytest subprocesses against a real loopback server."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+
+import pytest
+from conftest import Probe
+from servers import LoopbackServer
+
+
+def _nearest_rank(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(p / 100 * len(ordered) - 1e-9))
+    return ordered[rank - 1]
+
+
+def test_counts_equal_the_servers_and_percentiles_match_exact(
+    pytester: pytest.Pytester, probe: Probe, target: LoopbackServer
+) -> None:
+    pytester.makepyfile(
+        test_shop="""
+        import pytest_loadtest as lt
+
+        @lt.task(weight=3)
+        def test_browse(load_client):
+            load_client.get("/bytes/100")
+
+        @lt.task
+        def test_slow(load_client):
+            load_client.get("/sleep?ms=2", name="/sleep")
+
+        @lt.task
+        def test_broken(load_client):
+            load_client.get("/status/500")
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--load-users", "50", "--load-duration", "10s", "--load-host", target.base_url
+    )
+    served = target.counts()
+    data = probe.result()
+    reported = {(e["type"], e["name"]): e["num_requests"] for e in data["entries"]}
+    assert reported == {
+        ("GET", "/bytes/100"): served[("GET", "/bytes/100")],
+        ("GET", "/sleep"): served[("GET", "/sleep")],
+        ("GET", "/status/500"): served[("GET", "/status/500")],
+    }
+    assert data["total"]["num_requests"] == sum(served.values()) > 2000
+    assert data["total"]["num_failures"] == served[("GET", "/status/500")]
+    # The default rule: a task whose requests failed fails; the others pass.
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*test_broken*", "*of * requests failed*"])
+
+    seen = probe.seen()
+    assert len(seen) == data["total"]["num_requests"]
+    by_name: dict[str, list[float]] = defaultdict(list)
+    for _, name, response_time, _ in seen:
+        by_name[name].append(response_time)
+    entries = {e["name"]: e for e in data["entries"]}
+    for name, samples in by_name.items():
+        for key, reported_ms in entries[name]["percentiles_ms"].items():
+            if float(key) > 99.9:
+                continue
+            exact = _nearest_rank(samples, float(key))
+            assert reported_ms == pytest.approx(exact, rel=0.01), (name, key)
+        assert entries[name]["min_ms"] == min(samples)
+        assert entries[name]["max_ms"] == max(samples)
+        assert entries[name]["avg_ms"] == pytest.approx(sum(samples) / len(samples))
+
+
+def test_weights_share_iterations(pytester: pytest.Pytester, probe: Probe) -> None:
+    pytester.makepyfile(
+        test_weights="""
+        import pytest_loadtest as lt
+
+        @lt.task(weight=3)
+        def test_heavy():
+            pass
+
+        @lt.task
+        def test_light():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("--load-users", "4", "--load-duration", "1s")
+    result.assert_outcomes(passed=2)
+    tasks = {t["node_id"].split("::")[-1]: t["iterations"] for t in probe.result()["tasks"]}
+    total = tasks["test_heavy"] + tasks["test_light"]
+    assert total >= 2000
+    assert abs(tasks["test_heavy"] / total - 0.75) < 0.03
+
+
+def test_constant_throughput_paces_users(pytester: pytest.Pytester, probe: Probe) -> None:
+    pytester.makepyfile(
+        test_paced="""
+        import pytest_loadtest as lt
+
+        lt.user(wait=lt.constant_throughput(2))
+
+        @lt.task
+        def test_tick():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--load-users", "10", "--load-duration", "6s", "--load-spawn-rate", "1000"
+    )
+    result.assert_outcomes(passed=1)
+    data = probe.result()
+    rate = data["tasks"][0]["iterations"] / data["run"]["duration_s"]
+    assert 19 <= rate <= 21
+
+
+def test_user_classes_fixtures_and_state(
+    pytester: pytest.Pytester, probe: Probe, target: LoopbackServer
+) -> None:
+    log = pytester.path / "log.txt"
+    pytester.makepyfile(
+        test_users=f"""
+        import pytest
+        import pytest_loadtest as lt
+
+        LOG = {str(log)!r}
+
+        def note(text):
+            with open(LOG, "a") as f:
+                f.write(text + "\\n")
+
+        @pytest.fixture(scope="session")
+        def catalogue():
+            note("session-setup")
+            yield ["/bytes/1", "/bytes/2"]
+            note("session-teardown")
+
+        @lt.user_fixture
+        def account(load_user):
+            note(f"account-setup {{load_user.id}}")
+            yield f"user-{{load_user.id}}"
+            note(f"account-teardown {{load_user.id}}")
+
+        @lt.user(weight=1, sequential=True)
+        class TestShopper:
+            def on_start(self, load_client, account):
+                self.account = account
+                load_client.get("/cookie/set?who=" + account)
+                note("on_start")
+
+            @lt.task
+            def test_first(self, load_client, catalogue, load_user):
+                load_user.state["n"] = load_user.state.get("n", 0) + 1
+                r = load_client.get("/cookie/echo")
+                assert r.json() == {{"who": self.account}}
+                load_client.get(catalogue[0])
+
+            @lt.task
+            def test_second(self, load_client, catalogue):
+                load_client.get(catalogue[1])
+
+            def on_stop(self, load_client):
+                note("on_stop")
+
+        def test_ordinary():
+            assert 1 + 1 == 2
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--load-users", "5", "--load-duration", "2s", "--load-host", target.base_url
+    )
+    result.assert_outcomes(passed=3)
+    lines = Counter(log.read_text().splitlines())
+    assert lines["session-setup"] == 1
+    assert lines["session-teardown"] == 1
+    assert lines["on_start"] == 5
+    assert lines["on_stop"] == 5
+    assert sorted(k for k in lines if k.startswith("account-setup")) == [
+        f"account-setup {n}" for n in range(1, 6)
+    ]
+    assert sum(v for k, v in lines.items() if k.startswith("account-teardown")) == 5
+    served = target.counts()
+    # sequential: the two tasks alternate, so each user's counts differ by at most one
+    assert abs(served[("GET", "/bytes/1")] - served[("GET", "/bytes/2")]) <= 5
+    tasks = {t["node_id"].split("::")[-1]: t for t in probe.result()["tasks"]}
+    assert tasks["test_first"]["failures"] == 0
+    assert tasks["test_first"]["iterations"] == served[("GET", "/cookie/echo")]
+
+
+def test_failed_assert_fails_the_iteration_not_the_run(
+    pytester: pytest.Pytester, probe: Probe
+) -> None:
+    pytester.makepyfile(
+        test_flaky="""
+        import pytest_loadtest as lt
+
+        @lt.task
+        def test_flaky(load_user):
+            load_user.state["n"] = load_user.state.get("n", 0) + 1
+            assert load_user.state["n"] % 2, "every other iteration fails"
+
+        @lt.task
+        def test_fine():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("--load-users", "2", "--load-duration", "1s")
+    result.assert_outcomes(passed=1, failed=1)
+    data = probe.result()
+    flaky = next(t for t in data["tasks"] if t["node_id"].endswith("test_flaky"))
+    assert flaky["failures"] > 0
+    assert abs(flaky["failures"] - flaky["iterations"] / 2) <= 2
+    exceptions = data["exceptions"]
+    assert exceptions[0]["count"] == flaky["failures"]
+    assert "every other iteration fails" in exceptions[0]["message"]
+    assert "test_flaky.py" in exceptions[0]["traceback"]
+    result.stdout.fnmatch_lines(["*iterations failed*", "*every other iteration fails*"])
+
+
+def test_selection_with_k_runs_only_selected_tasks(pytester: pytest.Pytester, probe: Probe) -> None:
+    pytester.makepyfile(
+        test_pick="""
+        import pytest_loadtest as lt
+
+        @lt.task
+        def test_wanted():
+            pass
+
+        @lt.task
+        def test_unwanted():
+            raise AssertionError("should not run")
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--load-users", "2", "--load-duration", "500ms", "-k", "wanted and not unwanted"
+    )
+    result.assert_outcomes(passed=1, deselected=1)
+    assert [t["node_id"].split("::")[-1] for t in probe.result()["tasks"]] == ["test_wanted"]
+
+
+def test_function_scoped_fixture_is_refused(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_tmp="""
+        import pytest_loadtest as lt
+
+        @lt.task
+        def test_writes(tmp_path):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("--load-users", "2", "--load-duration", "1s")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*test_writes*fixture 'tmp_path' is function-scoped*session, package, module or class*"]
+    )
+
+
+def test_relative_url_without_host_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_nohost="""
+        import pytest_loadtest as lt
+
+        @lt.task
+        def test_relative(load_client):
+            load_client.get("/products")
+        """
+    )
+    result = pytester.runpytest_subprocess("--load-users", "2", "--load-duration", "5s")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines(["*--load-host*'/products'*"])
+
+
+def test_raising_hook_is_reported_once_and_the_run_goes_on(
+    pytester: pytest.Pytester, target: LoopbackServer
+) -> None:
+    pytester.makeconftest(
+        """
+        def pytest_loadtest_request(name):
+            raise RuntimeError("hook broke on " + name)
+        """
+    )
+    pytester.makepyfile(
+        test_hooked="""
+        import pytest_loadtest as lt
+
+        @lt.task
+        def test_get(load_client):
+            load_client.get("/bytes/1")
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--load-users", "2", "--load-duration", "1s", "--load-host", target.base_url
+    )
+    result.assert_outcomes(passed=1)
+    output = result.stdout.str()
+    assert output.count("RuntimeError: hook broke on /bytes/1") >= 1
+    assert output.count("raised (reported once; the run goes on)") == 1
+    assert target.counts()[("GET", "/bytes/1")] > 10
