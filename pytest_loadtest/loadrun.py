@@ -277,7 +277,10 @@ def failure_message(task: TaskResult, result: RunResult) -> str:
         f"{task.failures} of {task.iterations} iterations failed; "
         f"{requests.num_failures} of {requests.num_requests} requests failed"
     ]
-    lines += [f"  {e.count}x {e.message}" for e in result.exceptions if task.node_id in e.tasks][:3]
+    errors = [e for e in result.errors if task.node_id in e.tasks]
+    exceptions = [e for e in result.exceptions if task.node_id in e.tasks]
+    lines += [f"  {e.occurrences}x {e.method} {e.name}: {e.error}" for e in errors[:3]]
+    lines += [f"  {e.count}x {e.message}" for e in exceptions[:3]]
     return "\n".join(lines)
 
 

@@ -185,11 +185,15 @@ def aggregate(
 
 @dataclass(slots=True)
 class ErrorEntry:
-    """How often one error happened on one (method, name); times are request start times."""
+    """How often one error happened on one (method, name) in one task.
+
+    Times are request start times; ``task`` is a node id, or ``None`` outside tasks.
+    """
 
     method: str
     name: str
     error: str
+    task: str | None = None
     occurrences: int = 0
     first_seen: float = math.inf
     last_seen: float = -math.inf
@@ -270,7 +274,8 @@ class RequestStats:
     def __init__(self, max_entries: int | None = None) -> None:
         self.max_entries = self.MAX_ENTRIES if max_entries is None else max_entries
         self.entries: dict[EntryKey, StatsEntry] = {}
-        self.errors: dict[tuple[str, str, str], ErrorEntry] = {}
+        #: Keyed ``(task, method, name, error text)``.
+        self.errors: dict[tuple[str | None, str, str, str], ErrorEntry] = {}
         #: Keyed ``(task, exception type, traceback)``.
         self.exceptions: dict[tuple[str | None, str, str], ExceptionEntry] = {}
         self.tasks: dict[str, TaskCounters] = {}
@@ -293,7 +298,7 @@ class RequestStats:
             entry = self._new_entry(task, request_type, name)
         entry.record(response_time, response_length, error is not None)
         if error is not None:
-            self._record_error(entry, error, start_time)
+            self._record_error(task, entry, error, start_time)
 
     def _new_entry(self, task: str | None, method: str, name: str) -> StatsEntry:
         if len(self.entries) >= self.max_entries:
@@ -305,14 +310,16 @@ class RequestStats:
             entry = self.entries[key] = StatsEntry(method, name)
         return entry
 
-    def _record_error(self, entry: StatsEntry, error: BaseException, timestamp: float) -> None:
+    def _record_error(
+        self, task: str | None, entry: StatsEntry, error: BaseException, timestamp: float
+    ) -> None:
         # The entry's name, not the request's: an overflowed request's error is "(other)" too.
-        key = (entry.method, entry.name, error_text(error))
+        key = (task, entry.method, entry.name, error_text(error))
         if key not in self.errors and len(self.errors) >= self.max_entries:
-            key = (entry.method, entry.name, OTHER)
+            key = (task, entry.method, entry.name, OTHER)
         known = self.errors.get(key)
         if known is None:
-            known = self.errors[key] = ErrorEntry(*key)
+            known = self.errors[key] = ErrorEntry(key[1], key[2], key[3], task)
         known.seen(timestamp)
 
     def record_iteration(self, task: str, failed: bool) -> None:
@@ -380,7 +387,7 @@ class RequestStats:
                 {"task": key[0], "entry": self.entries[key].to_wire()}
                 for key in sorted(self.entries, key=_task_order)
             ],
-            "errors": [asdict(self.errors[key]) for key in sorted(self.errors)],
+            "errors": [asdict(self.errors[key]) for key in sorted(self.errors, key=_task_order)],
             "exceptions": [
                 asdict(self.exceptions[key]) for key in sorted(self.exceptions, key=_task_order)
             ],
@@ -399,7 +406,7 @@ class RequestStats:
             stats.entries[item["task"], entry.method, entry.name] = entry
         for item in data["errors"]:
             error = ErrorEntry(**item)
-            stats.errors[error.method, error.name, error.error] = error
+            stats.errors[error.task, error.method, error.name, error.error] = error
         for item in data["exceptions"]:
             exc = ExceptionEntry(**item)
             stats.exceptions[exc.task, exc.kind, exc.traceback] = exc
@@ -431,7 +438,7 @@ def _merge_into(target: dict[_K, _M], source: dict[_K, _M]) -> None:
             known.merge(item)
 
 
-def _task_order(key: tuple[str | None, str, str]) -> tuple[bool, str, str, str]:
+def _task_order(key: tuple[str | None, *tuple[str, ...]]) -> tuple[bool, str, tuple[str, ...]]:
     """Sort key for keys led by an optional task: ``None`` first."""
-    task, second, third = key
-    return (task is not None, task or "", second, third)
+    task, *rest = key
+    return (task is not None, task or "", tuple(rest))

@@ -75,8 +75,8 @@ def test_build_result() -> None:
     assert total.avg_content_length == (20 * 1000 + 5 * 50) / 26
 
     assert result.errors == (
-        ErrorResult("POST", "/cart", "ValueError('refused')", 2, START + 2, START + 3),
-        ErrorResult("GET", "/products", "RuntimeError('503')", 1, START + 3, START + 3),
+        ErrorResult("POST", "/cart", "ValueError('refused')", 2, START + 2, START + 3, (CART,)),
+        ErrorResult("GET", "/products", "RuntimeError('503')", 1, START + 3, START + 3, (CART,)),
     )
     assert result.exceptions == (
         ExceptionResult(3, "KeyError('id')", "Traceback\nKeyError: 'id'\n", (CART, BROWSE)),
@@ -296,3 +296,14 @@ def test_a_built_result_renders() -> None:
     ]
     tasks = blocks["Tasks"]
     assert cells(tasks, BROWSE) == [BROWSE, "tests/test_shop.py", "3", "1", "0", "20", "4.00"]
+
+
+def test_errors_of_two_tasks_are_one_row_naming_both() -> None:
+    stats = RequestStats()
+    for task in ("t.py::test_b", "t.py::test_a"):
+        stats.record_request(task, "GET", "/x", 1.0, 0, ValueError("no"), 5.0)
+    stats.record_request(None, "GET", "/x", 1.0, 0, ValueError("no"), 4.0)
+    result = build_result(stats, RunInfo(0.0, 1.0, 1.0, 1, 1, None), [], [])
+    assert result.errors == (
+        ErrorResult("GET", "/x", "ValueError('no')", 3, 4.0, 5.0, ("t.py::test_a", "t.py::test_b")),
+    )

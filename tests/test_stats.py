@@ -162,7 +162,7 @@ def test_views_are_copies() -> None:
 def test_errors_exceptions_and_iterations() -> None:
     stats = sample_stats()
     stats.record_request(TASK_B, "GET", "/products", 1.0, 0, ValueError("nope"), 990.0)
-    error = stats.errors["GET", "/products", "ValueError('nope')"]
+    error = stats.errors[TASK_B, "GET", "/products", "ValueError('nope')"]
     assert (error.occurrences, error.first_seen, error.last_seen) == (2, 990.0, 1002.0)
     exception = stats.exceptions[TASK_B, "KeyError", "Traceback ...\nKeyError: 'k'\n"]
     assert (exception.count, exception.first_seen, exception.last_seen) == (1, 1004.0, 1004.0)
@@ -186,8 +186,8 @@ def test_merge_is_commutative_and_associative() -> None:
     a_bc.merge(a)
     assert ab_c.to_wire() == a_bc.to_wire() == merged(c, b, a).to_wire()
     assert ab_c.total().num_requests == 3 * 13
-    assert ab_c.errors["GET", "/products", "ValueError('nope')"].first_seen == 1002.0
-    assert ab_c.errors["GET", "/products", "ValueError('nope')"].last_seen == 1002.5
+    assert ab_c.errors[TASK_B, "GET", "/products", "ValueError('nope')"].first_seen == 1002.0
+    assert ab_c.errors[TASK_B, "GET", "/products", "ValueError('nope')"].last_seen == 1002.5
     assert ab_c.tasks[TASK_B].failures == 3
 
 
@@ -230,7 +230,7 @@ def test_entry_cap_folds_new_names_into_other() -> None:
     }
     assert stats.entries[TASK_A, "GET", OTHER].num_requests == 3
     assert stats.overflowed == 3
-    assert list(stats.errors) == [("GET", OTHER, "ValueError('e')")]
+    assert list(stats.errors) == [(TASK_A, "GET", OTHER, "ValueError('e')")]
     assert stats.total().num_requests == 7
 
 
@@ -239,7 +239,7 @@ def test_error_and_exception_caps() -> None:
     for i in range(4):
         stats.record_request(TASK_A, "GET", "/x", 1.0, 0, ValueError(i), float(i))
         stats.record_exception(TASK_A, KeyError(i), f"tb {i}", float(i))
-    assert stats.errors["GET", "/x", OTHER].occurrences == 2
+    assert stats.errors[TASK_A, "GET", "/x", OTHER].occurrences == 2
     assert len(stats.errors) == 3
     assert stats.exceptions[TASK_A, OTHER, OTHER].count == 2
     assert len(stats.exceptions) == 3

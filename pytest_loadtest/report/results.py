@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from pytest_loadtest.history import HistoryRow
-    from pytest_loadtest.stats import RequestStats, StatsEntry
+    from pytest_loadtest.stats import ErrorEntry, RequestStats, StatsEntry
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class ErrorResult:
     occurrences: int
     first_seen: float
     last_seen: float
+    tasks: tuple[str, ...] = ()  # the tasks whose requests failed so
 
 
 @dataclass(frozen=True)
@@ -160,11 +161,29 @@ def entry_result(entry: StatsEntry, duration_s: float) -> EntryResult:
 
 
 def _errors(stats: RequestStats) -> tuple[ErrorResult, ...]:
-    errors = sorted(
-        stats.errors.values(), key=lambda e: (-e.occurrences, e.name, e.method, e.error)
-    )
+    """The request failures grouped over tasks: one row per (method, name, error)."""
+    merged: dict[tuple[str, str, str], ErrorEntry] = {}
+    tasks: dict[tuple[str, str, str], set[str]] = {}
+    for e in stats.errors.values():
+        key = (e.method, e.name, e.error)
+        known = merged.get(key)
+        if known is None:
+            merged[key] = e.copy()
+        else:
+            known.merge(e)
+        if e.task is not None:
+            tasks.setdefault(key, set()).add(e.task)
+    errors = sorted(merged.values(), key=lambda e: (-e.occurrences, e.name, e.method, e.error))
     return tuple(
-        ErrorResult(e.method, e.name, e.error, e.occurrences, e.first_seen, e.last_seen)
+        ErrorResult(
+            e.method,
+            e.name,
+            e.error,
+            e.occurrences,
+            e.first_seen,
+            e.last_seen,
+            tuple(sorted(tasks.get((e.method, e.name, e.error), ()))),
+        )
         for e in errors
     )
 
