@@ -14,6 +14,7 @@ task runs once as an ordinary test.
 
 from __future__ import annotations
 
+from pytest_loadtest import metrics
 from pytest_loadtest.errors import MissingHostError
 from pytest_loadtest.measure import measure
 from pytest_loadtest.tasks import UserSpec, task, user, user_fixture
@@ -30,6 +31,7 @@ __all__ = [
     "constant_pacing",
     "constant_throughput",
     "measure",
+    "metrics",
     "task",
     "user",
     "user_fixture",

@@ -20,8 +20,20 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import pluggy
 
-#: The node id of the task the current greenlet (or test) is running, for attribution.
-current_task: ContextVar[str | None] = ContextVar("pytest_loadtest_current_task", default=None)
+
+class TaskRun:
+    """The task a greenlet (or a smoke test) is running: for attribution, and to mark
+    the iteration failed when one of its requests fails."""
+
+    __slots__ = ("failed", "node_id")
+
+    def __init__(self, node_id: str) -> None:
+        self.node_id = node_id
+        self.failed = False
+
+
+#: What the current greenlet (or test) is running; ``None`` outside tasks.
+current_task: ContextVar[TaskRun | None] = ContextVar("pytest_loadtest_current_task", default=None)
 
 
 class RequestListener(Protocol):
@@ -115,9 +127,12 @@ class Events:
         start_time: float,
     ) -> None:
         """A request finished; ``exception`` is ``None`` when it succeeded."""
+        run = current_task.get()
+        if exception is not None and run is not None:
+            run.failed = True
         if self.listener is not None:
             self.listener.record_request(
-                current_task.get(),
+                run.node_id if run is not None else None,
                 request_type,
                 name,
                 response_time,

@@ -1,8 +1,9 @@
 """Load mode: the plugin object registered only when ``--load-users`` is given.
 
 It turns the collected tasks into user types, runs them on gevent before the normal
-test loop, reports each task as a test whose outcome is its verdict, and writes the
-summary. Importing this module imports gevent; the plugin does so only in load mode.
+test loop, judges each task (and each whole-run threshold) as a test, writes the
+requested files, and prints the summary. Importing this module imports gevent; the
+plugin does so only in load mode.
 """
 
 from __future__ import annotations
@@ -10,36 +11,40 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import gevent
 import pytest
 
-from pytest_loadtest import fixtures
+from pytest_loadtest import fixtures, metrics
 from pytest_loadtest.client import LoadClient
-from pytest_loadtest.events import Events, HookError
 from pytest_loadtest.history import History
+from pytest_loadtest.report.csvfiles import CsvWriter
 from pytest_loadtest.report.results import (
     HookErrorResult,
     RunInfo,
     RunResult,
     TaskInfo,
-    TaskResult,
     build_result,
 )
 from pytest_loadtest.report.terminal import render_progress, render_summary
 from pytest_loadtest.runner import Runner
 from pytest_loadtest.stats import RequestStats
+from pytest_loadtest.thresholds import Threshold, ThresholdError, evaluate_all, parse_threshold
 from pytest_loadtest.users import UserType, collect_user_types
+from pytest_loadtest.verdicts import TaskVerdict, judge_tasks, verdict_line, with_outcomes
 
 if TYPE_CHECKING:
+    from pytest_loadtest.events import Events, HookError
     from pytest_loadtest.settings import Settings
+    from pytest_loadtest.thresholds import Verdict
 
 __all__ = ["LoadRun"]
 
 TTY_PROGRESS_S = 1.0
 PLAIN_PROGRESS_S = 10.0
+TASK_THRESHOLD_SOURCE = "lt.task(thresholds=...)"
 
 
 @dataclass
@@ -51,6 +56,26 @@ class _Prepared:
     setup_error: str | None = None
 
 
+class VerdictItem(pytest.Item):
+    """A whole-run threshold or baseline rule, reported as a test of its own."""
+
+    def __init__(self, *, run: LoadRun, expression: str, index: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.run = run
+        self.expression = expression
+        self.index = index  # position among the run's verdicts of that kind
+
+    def runtest(self) -> None:
+        verdict = self.run.verdict_for(self)
+        if verdict is None:
+            pytest.skip("the load phase did not run")
+        if not verdict.passed:
+            pytest.fail(verdict_line(verdict), pytrace=False)
+
+    def reportinfo(self) -> tuple[str, int | None, str]:
+        return "loadtest", None, self.name
+
+
 class LoadRun:
     """The load phase of a pytest session and its verdicts."""
 
@@ -60,35 +85,80 @@ class LoadRun:
         self.events = events
         self.prepared: list[_Prepared] = []
         self.task_items: dict[str, _Prepared] = {}
+        self.task_thresholds: dict[str, tuple[Threshold, ...]] = {}
+        self.task_verdicts: dict[str, TaskVerdict] = {}
         self.stats = RequestStats()
+        self.metrics = metrics.MetricsRegistry()
         self.result: RunResult | None = None
-        self._runner: Runner | None = None
+        self.comparison_text = ""
         self.history = History()
+        self._runner: Runner | None = None
+        self._csv = CsvWriter(settings.csv_prefix) if settings.csv_prefix else None
 
     # -- collection ----------------------------------------------------------------
 
     @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, items: list[pytest.Item]
+    ) -> None:
         problems: list[str] = []
         self.prepared = []
         for user_type in collect_user_types(items):
-            names: list[str] = []
             try:
-                for task in user_type.tasks:
-                    names += fixtures.check_fixtures(task.item, task.argnames)
-                for hook in ("on_start", "on_stop"):
-                    names += fixtures.check_fixtures(
-                        user_type.context_item, user_type.hook_argnames(hook)
-                    )
-            except fixtures.UnsupportedFixture as error:
+                prepared = _Prepared(user_type, self._check(user_type))
+            except (fixtures.UnsupportedFixture, ValueError) as error:
                 problems.append(str(error))
                 continue
-            prepared = _Prepared(user_type, sorted(set(names)))
             self.prepared.append(prepared)
             for task in user_type.tasks:
                 self.task_items[task.node_id] = prepared
         if problems:
             raise pytest.UsageError("\n".join(problems))
+        if self.prepared:
+            items.extend(self._verdict_items(session))
+
+    def _check(self, user_type: UserType) -> list[str]:
+        """The shared fixtures the type needs; parses its tasks' thresholds."""
+        names: list[str] = []
+        for task in user_type.tasks:
+            names += fixtures.check_fixtures(task.item, task.argnames)
+            try:
+                self.task_thresholds[task.node_id] = tuple(
+                    parse_threshold(text, source=TASK_THRESHOLD_SOURCE, task=task.node_id)
+                    for text in task.spec.thresholds
+                )
+            except ThresholdError as error:
+                raise ValueError(f"{task.node_id}: lt.task(thresholds=...): {error}") from None
+        for hook in ("on_start", "on_stop"):
+            names += fixtures.check_fixtures(user_type.context_item, user_type.hook_argnames(hook))
+        return sorted(set(names))
+
+    def _verdict_items(self, session: pytest.Session) -> list[VerdictItem]:
+        kinds = [
+            ("threshold", [t.expression for t in self.settings.thresholds]),
+            ("baseline", [r.expression for r in self.settings.compare_fail]),
+        ]
+        return [
+            VerdictItem.from_parent(
+                session, name=f"{kind}[{expression}]", run=self, expression=expression, index=index
+            )
+            for kind, expressions in kinds
+            for index, expression in enumerate(expressions)
+        ]
+
+    def verdict_for(self, item: VerdictItem) -> Verdict | None:
+        if self.result is None:
+            return None
+        verdicts = (
+            self.result.comparisons if item.name.startswith("baseline[") else self.run_verdicts
+        )
+        return verdicts[item.index] if item.index < len(verdicts) else None
+
+    @property
+    def run_verdicts(self) -> tuple[Verdict, ...]:
+        """The whole-run thresholds' verdicts, in the order they were given."""
+        assert self.result is not None
+        return tuple(v for v in self.result.thresholds if v.source != TASK_THRESHOLD_SOURCE)
 
     # -- the load phase ---------------------------------------------------------------
 
@@ -102,13 +172,16 @@ class LoadRun:
         runnable = [p.user_type for p in self.prepared if p.setup_error is None]
         interrupted = False
         start = time.time()
-        if runnable:
-            try:
+        metrics.activate(self.metrics)
+        try:
+            if runnable:
                 self._run(runnable, shared, start)
-            except KeyboardInterrupt:
-                interrupted = True
-        self.result = self._build_result(start, time.time())
-        self._teardown_shared(session)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            metrics.activate(metrics.MetricsRegistry())
+            self._finish(start, time.time())
+            self._teardown_shared(session)
         fatal = self._runner.fatal if self._runner is not None else None
         if fatal is not None:
             pytest.exit(str(fatal), returncode=pytest.ExitCode.USAGE_ERROR)
@@ -131,10 +204,8 @@ class LoadRun:
         try:
             session._setupstate.teardown_exact(session.items[0] if session.items else None)
         except Exception:
-            reporter = self._reporter()
-            if reporter is not None:
-                reporter.write_line("pytest-loadtest: tearing down shared fixtures failed:")
-                reporter.write_line(traceback.format_exc())
+            self._say("pytest-loadtest: tearing down shared fixtures failed:")
+            self._say(traceback.format_exc())
 
     def _run(
         self, user_types: list[UserType], shared: dict[str, dict[str, Any]], start: float
@@ -142,6 +213,8 @@ class LoadRun:
         settings = self.settings
         self.events.listener = self.stats
         self.history.sample(start, 0, self.stats)
+        if self._csv is not None:
+            self._csv.start()
         self._runner = runner = Runner(
             user_types,
             events=self.events,
@@ -160,9 +233,14 @@ class LoadRun:
             count = runner.user_count
             sampler.kill()
             runner.stop(settings.stop_timeout_s)
-            self.history.sample(time.time(), runner.user_count, self.stats)
+            self._record_history(time.time(), runner.user_count)
             self.events.fire("pytest_loadtest_test_stop", user_count=count)
             self.events.fire("pytest_loadtest_quitting")
+
+    def _record_history(self, timestamp: float, user_count: int) -> None:
+        rows = self.history.sample(timestamp, user_count, self.stats)
+        if self._csv is not None:
+            self._csv.append_history(rows)
 
     def _sample(self, start: float) -> None:
         runner = self._runner
@@ -173,7 +251,9 @@ class LoadRun:
         every = TTY_PROGRESS_S if tty else PLAIN_PROGRESS_S
         next_line = start + every
         for tick in _ticks(start):
-            self.history.sample(tick, runner.user_count, self.stats)
+            self._record_history(tick, runner.user_count)
+            if self._csv is not None:
+                self._csv.write_stats(self._build_result(start, tick))
             if quiet or tick < next_line:
                 continue
             next_line += every
@@ -208,7 +288,38 @@ class LoadRun:
             workers=1,
             host=self.settings.host,
         )
-        return build_result(self.stats, info, tasks, self.history.rows, hook_errors)
+        result = build_result(self.stats, info, tasks, self.history.rows, hook_errors)
+        return replace(result, metrics=metrics.build_metric_results(self.metrics, info.duration_s))
+
+    def _finish(self, start: float, end: float) -> None:
+        """Judge the run and write every requested file, even after an interruption."""
+        result = self._build_result(start, end)
+        thresholds = [*self.settings.thresholds]
+        for task_thresholds in self.task_thresholds.values():
+            thresholds += task_thresholds
+        result = replace(result, thresholds=evaluate_all(thresholds, result))
+        if self.settings.baseline is not None:
+            result = self._compare(result)
+        self.task_verdicts = judge_tasks(result, self.task_thresholds, self.settings.thresholds)
+        self.result = result = with_outcomes(result, self.task_verdicts)
+        self._write_files(result)
+
+    def _compare(self, result: RunResult) -> RunResult:
+        from pytest_loadtest.report.compare import check, compare, render_comparison
+        from pytest_loadtest.report.jsonfile import to_json
+
+        assert self.settings.baseline is not None
+        comparison = compare(self.settings.baseline, to_json(result))
+        self.comparison_text = render_comparison(comparison)
+        return replace(result, comparisons=check(self.settings.compare_fail, comparison))
+
+    def _write_files(self, result: RunResult) -> None:
+        if self.settings.json_path:
+            from pytest_loadtest.report.jsonfile import write_json
+
+            write_json(result, self.settings.json_path)
+        if self._csv is not None:
+            self._csv.finish(result)
 
     # -- verdicts -----------------------------------------------------------------------
 
@@ -222,7 +333,7 @@ class LoadRun:
         ihook = item.ihook
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         for when in ("setup", "call", "teardown"):
-            check = (lambda: self._verdict(item.nodeid, prepared)) if when == "call" else _nothing
+            check = (lambda: self._judge(item.nodeid, prepared)) if when == "call" else _nothing
             call = pytest.CallInfo.from_call(check, when=when)
             report = ihook.pytest_runtest_makereport(item=item, call=call)
             ihook.pytest_runtest_logreport(report=report)
@@ -230,19 +341,17 @@ class LoadRun:
         item.session._setupstate.teardown_exact(nextitem)
         return True
 
-    def _verdict(self, node_id: str, prepared: _Prepared) -> None:
+    def _judge(self, node_id: str, prepared: _Prepared) -> None:
         if prepared.setup_error is not None:
             pytest.fail(
                 f"setting up the fixtures of this user type failed:\n{prepared.setup_error}",
                 pytrace=False,
             )
-        assert self.result is not None
-        task = next(t for t in self.result.tasks if t.node_id == node_id)
-        if task.iterations == 0:
-            pytest.skip("the load phase ran no iteration of this task")
-        message = failure_message(task, self.result)
-        if message:
-            pytest.fail(message, pytrace=False)
+        verdict = self.task_verdicts[node_id]
+        if verdict.outcome == "skipped":
+            pytest.skip(verdict.message)
+        if verdict.outcome == "failed":
+            pytest.fail(verdict.message, pytrace=False)
 
     # -- summary ------------------------------------------------------------------------
 
@@ -251,37 +360,41 @@ class LoadRun:
             return
         terminalreporter.write_sep("=", "load test summary")
         terminalreporter.write_line(render_summary(self.result))
+        verdicts = (*self.result.thresholds, *self.result.comparisons)
+        if verdicts:
+            terminalreporter.write_sep("-", "thresholds")
+            for verdict in verdicts:
+                scope = "" if verdict.source != TASK_THRESHOLD_SOURCE else f"  [{verdict.scope}]"
+                terminalreporter.write_line(verdict_line(verdict) + scope)
+        if self.comparison_text:
+            terminalreporter.write_sep("-", "compared with the baseline")
+            terminalreporter.write_line(self.comparison_text)
+        for path in self._written():
+            terminalreporter.write_line(f"pytest-loadtest: wrote {path}")
+
+    def _written(self) -> list[str]:
+        paths = [self.settings.json_path] if self.settings.json_path else []
+        if self._csv is not None:
+            paths += self._csv.paths()
+        return paths
 
     def on_hook_error(self, error: HookError) -> None:
+        self._say(
+            f"pytest-loadtest: {error.hook} in {error.plugin} raised "
+            "(reported once; the run goes on):"
+        )
+        self._say(error.traceback.rstrip())
+
+    def _say(self, line: str) -> None:
         reporter = self._reporter()
         if reporter is not None:
-            reporter.write_line(
-                f"pytest-loadtest: {error.hook} in {error.plugin} raised "
-                "(reported once; the run goes on):"
-            )
-            reporter.write_line(error.traceback.rstrip())
+            reporter.write_line(line)
 
     def _reporter(self) -> pytest.TerminalReporter | None:
         reporter: pytest.TerminalReporter | None = self.config.pluginmanager.get_plugin(
             "terminalreporter"
         )
         return reporter
-
-
-def failure_message(task: TaskResult, result: RunResult) -> str:
-    """Why a task failed by the default rule (any failed iteration or request), or ''."""
-    requests = task.requests
-    if task.failures == 0 and requests.num_failures == 0:
-        return ""
-    lines = [
-        f"{task.failures} of {task.iterations} iterations failed; "
-        f"{requests.num_failures} of {requests.num_requests} requests failed"
-    ]
-    errors = [e for e in result.errors if task.node_id in e.tasks]
-    exceptions = [e for e in result.exceptions if task.node_id in e.tasks]
-    lines += [f"  {e.occurrences}x {e.method} {e.name}: {e.error}" for e in errors[:3]]
-    lines += [f"  {e.count}x {e.message}" for e in exceptions[:3]]
-    return "\n".join(lines)
 
 
 def _ticks(start: float) -> Iterator[float]:

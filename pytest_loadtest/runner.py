@@ -21,7 +21,7 @@ import gevent.pool
 import pytest
 
 from pytest_loadtest.errors import MissingHostError
-from pytest_loadtest.events import Events, current_task
+from pytest_loadtest.events import Events, TaskRun, current_task
 from pytest_loadtest.fixtures import UserFixtures
 from pytest_loadtest.stats import RequestStats
 from pytest_loadtest.users import LoadUser, TaskDef, UserType, distribute, spawn_order
@@ -161,15 +161,19 @@ class Runner:
         pick = user_type.task_picker(self.rng)
         wait = user_type.spec.wait
         prefix = () if instance is None else (instance,)
-        calls: dict[TaskDef, dict[str, Any]] = {}
+        calls: dict[TaskDef, tuple[TaskRun, dict[str, Any]]] = {}
         while not running.stopping:
             task = pick()
-            kwargs = calls.get(task)
-            if kwargs is None:
-                kwargs = calls[task] = fixtures.kwargs(task.argnames, task.item)
-            current_task.set(task.node_id)
+            call = calls.get(task)
+            if call is None:
+                call = calls[task] = (
+                    TaskRun(task.node_id),
+                    fixtures.kwargs(task.argnames, task.item),
+                )
+            run, kwargs = call
+            run.failed = False  # a failed request sets it
+            current_task.set(run)
             started = time.monotonic()
-            failed = False
             try:
                 task.function(*prefix, **kwargs)
             except pytest.skip.Exception:
@@ -178,9 +182,9 @@ class Runner:
                 if isinstance(error, MissingHostError):
                     self.abort(error)
                     return
-                failed = True
+                run.failed = True
                 self._record_exception(task.node_id, error)
-            self.stats.record_iteration(task.node_id, failed)
+            self.stats.record_iteration(task.node_id, run.failed)
             if running.stopping:
                 return
             pause = wait(started, time.monotonic(), self.rng) if wait is not None else 0.0

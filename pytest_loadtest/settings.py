@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable
 
+    from pytest_loadtest.report.compare import CompareRule
+    from pytest_loadtest.thresholds import Threshold
+
 __all__ = [
     "Settings",
     "add_options",
@@ -149,6 +152,11 @@ T = TypeVar("T")
 D = TypeVar("D")
 
 
+def _argparse(help: str) -> str:
+    """``help`` with ``%`` escaped: argparse %-formats help texts."""
+    return help.replace("%", "%%")
+
+
 @dataclass(frozen=True)
 class _Option(Generic[T, D]):
     """One row of the option table: a flag, its ini twin, its parser and its default."""
@@ -167,7 +175,7 @@ class _Option(Generic[T, D]):
 
     def register(self, parser: pytest.Parser, group: pytest.OptionGroup) -> None:
         group.addoption(
-            self.flag, dest=self.name, metavar=self.metavar, default=None, help=self.help
+            self.flag, dest=self.name, metavar=self.metavar, default=None, help=_argparse(self.help)
         )
         parser.addini(self.name, f"same as {self.flag}: {self.help}")
 
@@ -240,12 +248,134 @@ _STOP_TIMEOUT = _Option(
     default=5.0,
 )
 
+
+def _json_path(text: str) -> str:
+    from pytest_loadtest.report.jsonfile import check_path
+
+    check_path(text)
+    return text
+
+
+def _csv_prefix(text: str) -> str:
+    from pytest_loadtest.report.csvfiles import check_prefix
+
+    check_prefix(text)
+    return text
+
+
+def _baseline(text: str) -> dict[str, Any]:
+    from pytest_loadtest.report.compare import load_baseline
+
+    return load_baseline(text)
+
+
+_JSON = _Option(
+    flag="--load-json",
+    metavar="PATH",
+    help="write the full results as JSON (schema pytest-loadtest/1) to PATH",
+    parse=_json_path,
+    expected="a writable file path",
+    default=None,
+)
+_CSV = _Option(
+    flag="--load-csv",
+    metavar="PREFIX",
+    help="write Locust-compatible PREFIX_stats.csv, _stats_history.csv, _failures.csv, "
+    "_exceptions.csv and _metrics.csv",
+    parse=_csv_prefix,
+    expected="a file name prefix in a writable directory, like results/run1",
+    default=None,
+)
+_BASELINE = _Option(
+    flag="--load-baseline",
+    metavar="PATH",
+    help="compare with the JSON file of an earlier run (--load-json) and print the changes",
+    parse=_baseline,
+    expected="the JSON file of an earlier run",
+    default=None,
+)
+
 _OPTIONS: tuple[_Option[Any, Any], ...] = (
     _USERS,
     _DURATION,
     _SPAWN_RATE,
     _HOST,
     _STOP_TIMEOUT,
+    _JSON,
+    _CSV,
+    _BASELINE,
+)
+
+
+@dataclass(frozen=True)
+class _ListOption(Generic[T]):
+    """A repeatable option whose ini twin takes one value per line.
+
+    The parser gets the text and where it came from, and its ``ValueError`` message
+    must say everything (the expected form included): it is shown after ``where:``.
+    """
+
+    flag: str
+    ini: str
+    metavar: str
+    help: str
+    parse: Callable[[str, str], T]
+
+    def register(self, parser: pytest.Parser, group: pytest.OptionGroup) -> None:
+        dest = self.flag.removeprefix("--").replace("-", "_")
+        group.addoption(
+            self.flag,
+            dest=dest,
+            metavar=self.metavar,
+            action="append",
+            default=None,
+            help=_argparse(f"{self.help} (repeatable)"),
+        )
+        parser.addini(self.ini, f"same as {self.flag}, one per line: {self.help}", type="linelist")
+
+    def values(self, config: pytest.Config) -> tuple[T, ...]:
+        """Every value, parsed: the command line's if given, else the ini's."""
+        texts: list[str] | None = getattr(
+            config.option, self.flag.removeprefix("--").replace("-", "_"), None
+        )
+        where = self.flag
+        if not texts:
+            texts, where = config.getini(self.ini), f"{self.ini} (ini)"
+        parsed = []
+        for text in texts:
+            try:
+                parsed.append(self.parse(text, where))
+            except ValueError as exc:
+                raise pytest.UsageError(f"{where}: {exc}") from None
+        return tuple(parsed)
+
+
+def _threshold(text: str, where: str) -> Threshold:
+    from pytest_loadtest.thresholds import parse_threshold
+
+    return parse_threshold(text, source=where)
+
+
+def _compare_rule(text: str, where: str) -> CompareRule:
+    from pytest_loadtest.report.compare import parse_compare_fail
+
+    return parse_compare_fail(text)
+
+
+_THRESHOLDS = _ListOption(
+    flag="--load-threshold",
+    ini="load_thresholds",
+    metavar="EXPR",
+    help="a pass/fail threshold such as 'p95<300ms', 'fail_ratio<1%' or 'GET /cart: p99<1s'",
+    parse=_threshold,
+)
+_COMPARE_FAIL = _ListOption(
+    flag="--load-compare-fail",
+    ini="load_compare_fail",
+    metavar="EXPR",
+    help="fail when the run regressed against --load-baseline by more than the bound: "
+    "'p95:10%', 'rps:-5%', 'fail_ratio:+0.5%'",
+    parse=_compare_rule,
 )
 
 
@@ -254,6 +384,8 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("loadtest", "load testing (pytest-loadtest)")
     for option in _OPTIONS:
         option.register(parser, group)
+    _THRESHOLDS.register(parser, group)
+    _COMPARE_FAIL.register(parser, group)
 
 
 def load_mode_requested(config: pytest.Config) -> bool:
@@ -287,6 +419,12 @@ class Settings:
     host: str | None
     #: 0 stops running iterations at once.
     stop_timeout_s: float
+    thresholds: tuple[Threshold, ...] = ()
+    json_path: str | None = None
+    csv_prefix: str | None = None
+    #: The earlier run's JSON document, loaded and checked.
+    baseline: dict[str, Any] | None = None
+    compare_fail: tuple[CompareRule, ...] = ()
 
     @property
     def load_mode(self) -> bool:
@@ -299,10 +437,20 @@ class Settings:
 
         Raises :class:`pytest.UsageError` for the first bad value.
         """
-        return cls(
+        settings = cls(
             users=_USERS.value(config),
             duration_s=_DURATION.value(config),
             spawn_rate=_SPAWN_RATE.value(config),
             host=_HOST.value(config),
             stop_timeout_s=_STOP_TIMEOUT.value(config),
+            thresholds=_THRESHOLDS.values(config),
+            json_path=_JSON.value(config),
+            csv_prefix=_CSV.value(config),
+            baseline=_BASELINE.value(config),
+            compare_fail=_COMPARE_FAIL.values(config),
         )
+        if settings.compare_fail and settings.baseline is None:
+            raise pytest.UsageError(
+                "--load-compare-fail: needs --load-baseline PATH, the JSON file of an earlier run"
+            )
+        return settings

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_loadtest.events import current_task
+from pytest_loadtest.events import TaskRun, current_task
 from pytest_loadtest.stats import error_text
 from pytest_loadtest.tasks import task_spec
 from pytest_loadtest.users import hook_argnames
@@ -42,7 +42,7 @@ class SmokeRun:
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
         if not isinstance(item, pytest.Function) or task_spec(item.function) is None:
             return (yield)
-        token = current_task.set(item.nodeid)
+        token = current_task.set(TaskRun(item.nodeid))
         try:
             _call_hook(item, "on_start")
             try:

@@ -37,7 +37,11 @@ def test_counts_equal_the_servers_and_percentiles_match_exact(
         """
     )
     result = pytester.runpytest_subprocess(
-        "--load-users", "50", "--load-duration", "10s", "--load-host", target.base_url
+        "--load-users", "50", "--load-duration", "11s", "--load-host", target.base_url
+    )
+    # Not a TTY: one progress line every 10 s.
+    result.stdout.fnmatch_lines(
+        ["[[]00:1? / 00:11] users 50/50 | * req/s | fail *% | p50 * ms | p95 * ms"]
     )
     served = target.counts()
     data = probe.result()
@@ -219,21 +223,30 @@ def test_failed_assert_fails_the_iteration_not_the_run(
 def test_selection_with_k_runs_only_selected_tasks(pytester: pytest.Pytester, probe: Probe) -> None:
     pytester.makepyfile(
         test_pick="""
+        import pytest
         import pytest_loadtest as lt
 
         @lt.task
         def test_wanted():
             pass
 
+        @pytest.mark.broken
         @lt.task
         def test_unwanted():
             raise AssertionError("should not run")
         """
     )
+    pytester.makeini("[pytest]\nmarkers = broken: never selected")
     result = pytester.runpytest_subprocess(
         "--load-users", "2", "--load-duration", "500ms", "-k", "wanted and not unwanted"
     )
     result.assert_outcomes(passed=1, deselected=1)
+    assert [t["node_id"].split("::")[-1] for t in probe.result()["tasks"]] == ["test_wanted"]
+
+    by_mark = pytester.runpytest_subprocess(
+        "--load-users", "2", "--load-duration", "500ms", "-m", "not broken"
+    )
+    by_mark.assert_outcomes(passed=1, deselected=1)
     assert [t["node_id"].split("::")[-1] for t in probe.result()["tasks"]] == ["test_wanted"]
 
 

@@ -124,7 +124,7 @@ def test_command_line_wins_over_ini(project: pytest.Pytester) -> None:
         [
             "early load mode: [True]",
             "settings: Settings(users=7, duration_s=10.0, spawn_rate=4.0,"
-            " host='http://cli:2', stop_timeout_s=5.0)",
+            " host='http://cli:2', stop_timeout_s=5.0, *",
         ]
     )
 

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
 from pytest_loadtest.history import History, HistoryRow
+from pytest_loadtest.metrics import (
+    COUNTER,
+    TIMER,
+    MetricResult,
+    MetricsRegistry,
+    build_metric_results,
+)
 from pytest_loadtest.report.results import (
     EntryResult,
     ErrorResult,
@@ -205,7 +213,13 @@ def test_summary_of_a_clean_run_has_only_the_stats_tables() -> None:
     headings = [line for line in text.splitlines() if line and line[0].isupper()]
     assert headings[0] == "Request statistics (times in ms)"
     assert "Response time percentiles (ms)" in headings
-    for section in ("Failures", "Exceptions", "Tasks", "Hook errors"):
+    for section in (
+        "Custom metrics (times in ms)",
+        "Failures",
+        "Exceptions",
+        "Tasks",
+        "Hook errors",
+    ):
         assert section not in headings
     assert cells(text, "Type")[:4] == ["Type", "Name", "# reqs", "# fails (%)"]
     assert cells(text, "GET") == [
@@ -283,6 +297,45 @@ def test_failures_exceptions_tasks_and_hook_errors() -> None:
     assert cells(blocks["Tasks"], CART) == [CART, "TestCheckout", "1", "10", "0", "0", "-"]
     assert cells(blocks["Hook errors"], "5") == ["5", "pytest_loadtest_request", "conftest"]
     assert blocks["pytest_loadtest_request in conftest:"].endswith("\n    Traceback\n    boom")
+
+
+def test_custom_metrics_table() -> None:
+    timing = entry("timer", "db", 40, 1, (0.0431, 3.14159, 314.2))
+    result = run_result(
+        metrics=(
+            MetricResult("cache_hits", "counter", 1234, 123.4, None, {BROWSE: 1234}),
+            MetricResult("db", "timer", 40, 4.0, timing, {}),
+            MetricResult("orders", "rate", 12.5, 1.25, None, {}),
+        )
+    )
+    text = render_summary(result)
+    assert list(sections(text))[:3] == [
+        "Request statistics (times in ms)",
+        "Response time percentiles (ms)",
+        "Custom metrics (times in ms)",
+    ]
+    table = sections(text)["Custom metrics (times in ms)"]
+    assert cells(table, "Name") == [
+        "Name", "Kind", "Count", "rate/s", "Avg", "Min", "Max", "p50", "p95", "p99",
+    ]  # fmt: skip
+    assert cells(table, "cache_hits") == ["cache_hits", "counter", "1,234", "123.40", *["-"] * 6]
+    assert cells(table, "db") == [
+        "db", "timer", "40", "4.00", "3.14", "0.043", "314", "3.14", "314", "314",
+    ]  # fmt: skip
+    assert cells(table, "orders") == ["orders", "rate", "12.50", "1.25", *["-"] * 6]
+    assert [line.split()[0] for line in table.splitlines()[3:]] == ["cache_hits", "db", "orders"]
+
+
+def test_custom_metrics_built_from_a_registry_render() -> None:
+    registry = MetricsRegistry()
+    registry.add(COUNTER, "cache_hits", BROWSE, 30)
+    for ms in (2.0, 4.0, 6.0):
+        registry.record_time("db", CART, ms)
+    metrics = build_metric_results(registry, RUN.duration_s)
+    result = replace(build_result(RequestStats(), RUN, (), ()), metrics=metrics)
+    table = sections(render_summary(result))["Custom metrics (times in ms)"]
+    assert cells(table, "cache_hits") == ["cache_hits", "counter", "30", "3.00", *["-"] * 6]
+    assert cells(table, "db")[:7] == ["db", TIMER, "3", "0.30", "4.00", "2.00", "6.00"]
 
 
 def test_a_built_result_renders() -> None:

@@ -21,6 +21,13 @@ NO_QUERY = "a base URL takes no query or fragment"
 SPACES = "contains spaces or control characters"
 
 
+@pytest.fixture(autouse=True)
+def _no_patching(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``pytester.parseconfig`` runs the plugin in this process: keep it from patching
+    the test process for gevent (the patch itself is tested in subprocess runs)."""
+    monkeypatch.setattr("pytest_loadtest._gevent.patch", list)
+
+
 def exactly(message: str) -> str:
     """A ``pytest.raises(match=)`` pattern for the whole message, taken literally."""
     return f"^{re.escape(message)}$"

@@ -13,7 +13,9 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from pytest_loadtest.history import HistoryRow
+    from pytest_loadtest.metrics import MetricResult
     from pytest_loadtest.stats import ErrorEntry, RequestStats, StatsEntry
+    from pytest_loadtest.thresholds import Verdict
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,9 @@ class TaskResult:
     user_type: str
     weight: int
     iterations: int
-    failures: int
+    failures: int  # failed iterations: raised, or made a failed request
     requests: EntryResult
+    outcome: str = ""  # "passed", "failed" or "skipped" once the verdicts are in
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,9 @@ class RunResult:
     history: tuple[HistoryRow, ...]
     hook_errors: tuple[HookErrorResult, ...]
     overflowed: int  # requests recorded under "(other)" past the entry cap
+    metrics: tuple[MetricResult, ...] = ()  # custom metrics (pytest_loadtest.metrics)
+    thresholds: tuple[Verdict, ...] = ()  # filled in once the thresholds are evaluated
+    comparisons: tuple[Verdict, ...] = ()  # --load-compare-fail verdicts against a baseline
 
 
 def build_result(

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from pytest_loadtest.history import HistoryRow
+    from pytest_loadtest.metrics import MetricResult
     from pytest_loadtest.report.results import EntryResult, RunResult
 
 _PERCENTILE_KEYS = tuple(map(percentile_key, PERCENTILES))
@@ -78,6 +79,7 @@ def render_summary(result: RunResult) -> str:
     sections = [
         _request_table(result),
         _percentile_table(result),
+        _metric_table(result),
         _failure_table(result),
         _exception_table(result),
         _task_table(result),
@@ -141,6 +143,31 @@ def _with_total(rows: list[list[str]], total: list[str]) -> list[list[str]]:
     # tabulate draws SEPARATING_LINE as a rule; its stubs declare rows as lists of cells.
     separator: list[str] = SEPARATING_LINE  # type: ignore[assignment]
     return [*rows, separator, total] if rows else [total]
+
+
+def _metric_table(result: RunResult) -> str:
+    if not result.metrics:
+        return ""
+
+    def cells(metric: MetricResult) -> list[str]:
+        timing = metric.timing
+        if timing is None:
+            times = ["-"] * 6  # counters and rates have no times
+        else:
+            percentiles = [timing.percentiles_ms[key] for key in ("50", "95", "99")]
+            values = [timing.avg_ms, timing.min_ms, timing.max_ms, *percentiles]
+            times = [format_ms(value) for value in values]
+        count, per_s = _format_count(metric.count), _format_rate(metric.rate)
+        return [metric.name, metric.kind, count, per_s, *times]
+
+    headers = ["Name", "Kind", "Count", "rate/s", "Avg", "Min", "Max", "p50", "p95", "p99"]
+    rows = [cells(m) for m in result.metrics]
+    return _table("Custom metrics (times in ms)", headers, rows, "llrrrrrrrr")
+
+
+def _format_count(value: float) -> str:
+    """Whole counts as integers (``1,234``), others with two decimals (``12.50``)."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
 def _failure_table(result: RunResult) -> str:

@@ -1,0 +1,82 @@
+"""Verdicts: whether each task, and the run, passed, from the results and the thresholds.
+
+Pure: the results (with threshold verdicts evaluated) in, outcomes and messages out.
+A task fails when a threshold in its scope fails, or, unless a ``fail_ratio`` or
+``failures`` threshold covers it (its own, or a whole-run one), when any of its
+iterations failed (an iteration fails when it raised or one of its requests failed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pytest_loadtest.report.results import RunResult, TaskResult
+    from pytest_loadtest.thresholds import Threshold, Verdict
+
+__all__ = ["TaskVerdict", "default_rule_message", "judge_tasks", "verdict_line", "with_outcomes"]
+
+
+@dataclass(frozen=True)
+class TaskVerdict:
+    """A task's outcome (``passed``, ``failed`` or ``skipped``) and why."""
+
+    outcome: str
+    message: str = ""
+
+
+def default_rule_message(task: TaskResult, result: RunResult) -> str:
+    """Why a task fails by the default rule (any failed iteration), or ``""``."""
+    if task.failures == 0:
+        return ""
+    requests = task.requests
+    lines = [
+        f"{task.failures} of {task.iterations} iterations failed; "
+        f"{requests.num_failures} of {requests.num_requests} requests failed"
+    ]
+    errors = [e for e in result.errors if task.node_id in e.tasks]
+    exceptions = [e for e in result.exceptions if task.node_id in e.tasks]
+    lines += [f"  {e.occurrences}x {e.method} {e.name}: {e.error}" for e in errors[:3]]
+    lines += [f"  {e.count}x {e.message}" for e in exceptions[:3]]
+    return "\n".join(lines)
+
+
+def verdict_line(verdict: Verdict) -> str:
+    """One line per threshold: PASS/FAIL, the expression, the observed value."""
+    mark = "PASS" if verdict.passed else "FAIL"
+    return f"{mark} {verdict.expression}  (observed {verdict.observed_text})"
+
+
+def judge_tasks(
+    result: RunResult,
+    task_thresholds: Mapping[str, Sequence[Threshold]],
+    run_thresholds: Sequence[Threshold],
+) -> dict[str, TaskVerdict]:
+    """Each task's verdict; ``result.thresholds`` holds every evaluated threshold."""
+    run_covers = any(t.covers_failures for t in run_thresholds)
+    by_scope: dict[str | None, list[Verdict]] = {}
+    for verdict in result.thresholds:
+        by_scope.setdefault(verdict.scope, []).append(verdict)
+    verdicts: dict[str, TaskVerdict] = {}
+    for task in result.tasks:
+        own = task_thresholds.get(task.node_id, ())
+        if task.iterations == 0:
+            verdicts[task.node_id] = TaskVerdict("skipped", "the load phase ran no iteration")
+            continue
+        failed = [v for v in by_scope.get(task.node_id, []) if not v.passed]
+        lines = [verdict_line(v) for v in failed]
+        if not (run_covers or any(t.covers_failures for t in own)):
+            default = default_rule_message(task, result)
+            if default:
+                lines.append(default)
+        outcome = "failed" if lines else "passed"
+        verdicts[task.node_id] = TaskVerdict(outcome, "\n".join(lines))
+    return verdicts
+
+
+def with_outcomes(result: RunResult, verdicts: Mapping[str, TaskVerdict]) -> RunResult:
+    """The result with each task's outcome filled in."""
+    tasks = tuple(replace(t, outcome=verdicts[t.node_id].outcome) for t in result.tasks)
+    return replace(result, tasks=tasks)
