@@ -61,6 +61,16 @@ class HookError:
     count: int = 1
 
 
+def describe(error: HookError) -> list[str]:
+    """How a raising hook implementation is reported: a heading, then its traceback."""
+    times = "" if error.count == 1 else f" {error.count} times"
+    return [
+        f"pytest-loadtest: {error.hook} in {error.plugin} raised{times} "
+        "(reported once; the run goes on):",
+        error.traceback.rstrip(),
+    ]
+
+
 @dataclass
 class Events:
     """Fires events to the run's listener and to the hook implementations."""

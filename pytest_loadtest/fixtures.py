@@ -30,6 +30,7 @@ __all__ = [
     "UnsupportedFixture",
     "UserFixtures",
     "check_fixtures",
+    "requested",
     "setup_shared",
 ]
 
@@ -47,8 +48,17 @@ class UnsupportedFixture(Exception):
 
 
 def _fixturedef(item: pytest.Function, name: str) -> FixtureDef[Any] | None:
-    defs = item.session._fixturemanager.getfixturedefs(name, item)
+    # The item's own closure first: it alone holds the pseudo-fixtures of direct
+    # @parametrize arguments; a name only on_start asks for is looked up afresh.
+    defs = item._fixtureinfo.name2fixturedefs.get(
+        name
+    ) or item.session._fixturemanager.getfixturedefs(name, item)
     return defs[-1] if defs else None
+
+
+def requested(item: pytest.Function) -> tuple[str, ...]:
+    """What ``item`` needs set up: its arguments and the autouse fixtures over it."""
+    return tuple(item._fixtureinfo.initialnames)
 
 
 def _direct_param(item: pytest.Function, name: str, fixturedef: FixtureDef[Any]) -> bool:

@@ -36,7 +36,7 @@ from pytest_loadtest.users import UserType, collect_user_types
 from pytest_loadtest.verdicts import TaskVerdict, judge_tasks, verdict_line, with_outcomes
 
 if TYPE_CHECKING:
-    from pytest_loadtest.events import Events, HookError
+    from pytest_loadtest.events import Events
     from pytest_loadtest.settings import Settings
     from pytest_loadtest.thresholds import Verdict
 
@@ -121,7 +121,7 @@ class LoadRun:
         """The shared fixtures the type needs; parses its tasks' thresholds."""
         names: list[str] = []
         for task in user_type.tasks:
-            names += fixtures.check_fixtures(task.item, task.argnames)
+            names += fixtures.check_fixtures(task.item, fixtures.requested(task.item))
             try:
                 self.task_thresholds[task.node_id] = tuple(
                     parse_threshold(text, source=TASK_THRESHOLD_SOURCE, task=task.node_id)
@@ -377,13 +377,6 @@ class LoadRun:
         if self._csv is not None:
             paths += self._csv.paths()
         return paths
-
-    def on_hook_error(self, error: HookError) -> None:
-        self._say(
-            f"pytest-loadtest: {error.hook} in {error.plugin} raised "
-            "(reported once; the run goes on):"
-        )
-        self._say(error.traceback.rstrip())
 
     def _say(self, line: str) -> None:
         reporter = self._reporter()

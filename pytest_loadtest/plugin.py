@@ -58,7 +58,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not run_settings.load_mode:
         from pytest_loadtest.smoke import SmokeRun
 
-        smoke = SmokeRun()
+        smoke = SmokeRun(run_events)
         run_events.listener = smoke
         config.pluginmanager.register(smoke, "loadtest-smoke")
         return
@@ -69,9 +69,10 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     from pytest_loadtest.loadrun import LoadRun
 
-    run = LoadRun(config, run_settings, run_events)
-    run_events.on_hook_error = run.on_hook_error
-    config.pluginmanager.register(run, "loadtest-run")
+    # Load mode reports a raising hook at once; smoke mode in its summary, since a
+    # line written while a test runs would be captured with the test's output.
+    run_events.on_hook_error = _HookErrorReporter(config)
+    config.pluginmanager.register(LoadRun(config, run_settings, run_events), "loadtest-run")
     for module in config.stash.get(LATE_KEY, []):
         config.issue_config_time_warning(
             pytest.PytestConfigWarning(
@@ -80,6 +81,19 @@ def pytest_configure(config: pytest.Config) -> None:
             ),
             stacklevel=2,
         )
+
+
+class _HookErrorReporter:
+    """Writes a raising hook implementation's traceback, the first time it raises."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def __call__(self, error: events.HookError) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            for line in events.describe(error):
+                reporter.write_line(line)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

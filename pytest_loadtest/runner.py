@@ -24,7 +24,14 @@ from pytest_loadtest.errors import MissingHostError
 from pytest_loadtest.events import Events, TaskRun, current_task
 from pytest_loadtest.fixtures import UserFixtures
 from pytest_loadtest.stats import RequestStats
-from pytest_loadtest.users import LoadUser, TaskDef, UserType, distribute, spawn_order
+from pytest_loadtest.users import (
+    LoadUser,
+    TaskDef,
+    UserType,
+    distribute,
+    phase_id,
+    spawn_order,
+)
 
 __all__ = ["Runner"]
 
@@ -149,7 +156,7 @@ class Runner:
             current_task.set(None)
             self._call_hook(instance, "on_stop", fixtures, user_type)
             for error in fixtures.teardown():
-                self._record_exception(None, error)
+                self._record_exception(phase_id(user_type.node_id, "teardown"), error)
             client.close()
             if running in self.running[index]:
                 self.running[index].remove(running)
@@ -161,20 +168,20 @@ class Runner:
         pick = user_type.task_picker(self.rng)
         wait = user_type.spec.wait
         prefix = () if instance is None else (instance,)
-        calls: dict[TaskDef, tuple[TaskRun, dict[str, Any]]] = {}
+        runs: dict[TaskDef, TaskRun] = {}
+        calls: dict[TaskDef, dict[str, Any]] = {}
         while not running.stopping:
             task = pick()
-            call = calls.get(task)
-            if call is None:
-                call = calls[task] = (
-                    TaskRun(task.node_id),
-                    fixtures.kwargs(task.argnames, task.item),
-                )
-            run, kwargs = call
+            run = runs.get(task)
+            if run is None:
+                run = runs[task] = TaskRun(task.node_id)
             run.failed = False  # a failed request sets it
             current_task.set(run)
             started = time.monotonic()
             try:
+                kwargs = calls.get(task)
+                if kwargs is None:  # a user fixture that raises here fails the iteration
+                    kwargs = calls[task] = fixtures.kwargs(task.argnames, task.item)
                 task.function(*prefix, **kwargs)
             except pytest.skip.Exception:
                 pass
@@ -206,7 +213,7 @@ class Runner:
         except (Exception, pytest.fail.Exception) as error:
             if isinstance(error, MissingHostError):
                 self.abort(error)
-            self._record_exception(f"{user_type.node_id}::{name}", error)
+            self._record_exception(phase_id(user_type.node_id, name), error)
             return False
         return True
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_loadtest.events import TaskRun, current_task
+from pytest_loadtest.events import Events, TaskRun, current_task, describe
 from pytest_loadtest.stats import error_text
 from pytest_loadtest.tasks import task_spec
 from pytest_loadtest.users import hook_argnames
@@ -22,8 +22,14 @@ __all__ = ["SmokeRun"]
 class SmokeRun:
     """Records failed requests per task and fails the task's test on them."""
 
-    def __init__(self) -> None:
+    def __init__(self, events: Events) -> None:
+        self.events = events
         self.failures: dict[str | None, list[str]] = {}
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        for error in self.events.errors.values():
+            for line in describe(error):
+                terminalreporter.write_line(line)
 
     def record_request(
         self,

@@ -19,12 +19,14 @@ import pytest
 from pytest_loadtest.tasks import MODULE_USERS_ATTR, TaskSpec, UserSpec, task_spec, user_spec
 
 __all__ = [
+    "USER_PHASES",
     "LoadUser",
     "TaskDef",
     "UserType",
     "collect_user_types",
     "distribute",
     "hook_argnames",
+    "phase_id",
     "spawn_order",
     "user_spec_for",
     "user_type_id",
@@ -93,6 +95,15 @@ class UserType:
         total = cumulative[-1]
         tasks = self.tasks
         return lambda: tasks[bisect.bisect_right(cumulative, rng.random() * total)]
+
+
+#: The per-user phases outside tasks whose exceptions count against a user type.
+USER_PHASES = ("on_start", "on_stop", "teardown")
+
+
+def phase_id(user_type: str, phase: str) -> str:
+    """The attribution id of a user type's ``on_start``/``on_stop``/fixture teardown."""
+    return f"{user_type}::{phase}"
 
 
 def hook_argnames(cls: type | None, name: str) -> tuple[str, ...]:

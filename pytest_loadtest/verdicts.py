@@ -12,8 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from pytest_loadtest.users import USER_PHASES, phase_id
+
 if TYPE_CHECKING:
-    from pytest_loadtest.report.results import RunResult, TaskResult
+    from pytest_loadtest.report.results import ExceptionResult, RunResult, TaskResult
     from pytest_loadtest.thresholds import Threshold, Verdict
 
 __all__ = ["TaskVerdict", "default_rule_message", "judge_tasks", "verdict_line", "with_outcomes"]
@@ -27,19 +29,32 @@ class TaskVerdict:
     message: str = ""
 
 
+def _user_phase_exceptions(task: TaskResult, result: RunResult) -> list[ExceptionResult]:
+    phases = {phase_id(task.user_type, phase) for phase in USER_PHASES}
+    return [e for e in result.exceptions if phases.intersection(e.tasks)]
+
+
 def default_rule_message(task: TaskResult, result: RunResult) -> str:
-    """Why a task fails by the default rule (any failed iteration), or ``""``."""
-    if task.failures == 0:
-        return ""
-    requests = task.requests
-    lines = [
-        f"{task.failures} of {task.iterations} iterations failed; "
-        f"{requests.num_failures} of {requests.num_requests} requests failed"
-    ]
-    errors = [e for e in result.errors if task.node_id in e.tasks]
-    exceptions = [e for e in result.exceptions if task.node_id in e.tasks]
-    lines += [f"  {e.occurrences}x {e.method} {e.name}: {e.error}" for e in errors[:3]]
-    lines += [f"  {e.count}x {e.message}" for e in exceptions[:3]]
+    """Why a task fails by the default rule, or ``""``.
+
+    The rule: any failed iteration, or any exception in its user type's ``on_start``,
+    ``on_stop`` or user fixture teardown.
+    """
+    phase_errors = _user_phase_exceptions(task, result)
+    lines = []
+    if task.failures:
+        requests = task.requests
+        lines.append(
+            f"{task.failures} of {task.iterations} iterations failed; "
+            f"{requests.num_failures} of {requests.num_requests} requests failed"
+        )
+        errors = [e for e in result.errors if task.node_id in e.tasks]
+        exceptions = [e for e in result.exceptions if task.node_id in e.tasks]
+        lines += [f"  {e.occurrences}x {e.method} {e.name}: {e.error}" for e in errors[:3]]
+        lines += [f"  {e.count}x {e.message}" for e in exceptions[:3]]
+    if phase_errors:
+        lines.append(f"its user type raised outside tasks ({task.user_type}):")
+        lines += [f"  {e.count}x {', '.join(e.tasks)}: {e.message}" for e in phase_errors[:3]]
     return "\n".join(lines)
 
 
@@ -62,15 +77,15 @@ def judge_tasks(
     verdicts: dict[str, TaskVerdict] = {}
     for task in result.tasks:
         own = task_thresholds.get(task.node_id, ())
-        if task.iterations == 0:
+        covered = run_covers or any(t.covers_failures for t in own)
+        default = "" if covered else default_rule_message(task, result)
+        if task.iterations == 0 and not default:
             verdicts[task.node_id] = TaskVerdict("skipped", "the load phase ran no iteration")
             continue
         failed = [v for v in by_scope.get(task.node_id, []) if not v.passed]
         lines = [verdict_line(v) for v in failed]
-        if not (run_covers or any(t.covers_failures for t in own)):
-            default = default_rule_message(task, result)
-            if default:
-                lines.append(default)
+        if default:
+            lines.append(default)
         outcome = "failed" if lines else "passed"
         verdicts[task.node_id] = TaskVerdict(outcome, "\n".join(lines))
     return verdicts

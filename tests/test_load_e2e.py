@@ -308,3 +308,97 @@ def test_raising_hook_is_reported_once_and_the_run_goes_on(
     assert output.count("RuntimeError: hook broke on /bytes/1") >= 1
     assert output.count("raised (reported once; the run goes on)") == 1
     assert target.counts()[("GET", "/bytes/1")] > 10
+
+
+def test_parametrized_tasks_and_autouse_fixtures(pytester: pytest.Pytester, probe: Probe) -> None:
+    log = pytester.path / "log.txt"
+    pytester.makepyfile(
+        test_params=f"""
+        import pytest
+        import pytest_loadtest as lt
+
+        @pytest.fixture(scope="session", autouse=True)
+        def once():
+            with open({str(log)!r}, "a") as f:
+                f.write("setup\\n")
+
+        @pytest.mark.parametrize("size", [1, 2])
+        @lt.task
+        def test_sized(size, load_user):
+            load_user.state.setdefault("sizes", set()).add(size)
+            assert size in (1, 2)
+        """
+    )
+    result = pytester.runpytest_subprocess("--load-users", "2", "--load-duration", "1s")
+    result.assert_outcomes(passed=2)
+    assert log.read_text() == "setup\n"
+    tasks = {t["node_id"].split("::")[-1]: t for t in probe.result()["tasks"]}
+    assert set(tasks) == {"test_sized[1]", "test_sized[2]"}
+    assert all(t["iterations"] > 100 and t["failures"] == 0 for t in tasks.values())
+
+
+def test_autouse_function_fixture_is_refused(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_auto="""
+        import pytest
+        import pytest_loadtest as lt
+
+        @pytest.fixture(autouse=True)
+        def every_test():
+            yield
+
+        @lt.task
+        def test_task():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("--load-users", "1", "--load-duration", "1s")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*test_task: fixture 'every_test' is function-scoped*"])
+
+
+def test_errors_outside_tasks_fail_the_user_type(pytester: pytest.Pytester, probe: Probe) -> None:
+    pytester.makepyfile(
+        test_broken_users="""
+        import pytest_loadtest as lt
+
+        @lt.user_fixture
+        def account(load_user):
+            if load_user.id == 1:
+                raise RuntimeError("no account for user 1")
+            return load_user.id
+
+        @lt.task
+        def test_needs_account(account):
+            pass
+
+        class TestLogin:
+            def on_start(self):
+                raise ValueError("login refused")
+
+            @lt.task
+            def test_never_runs(self):
+                pass
+
+        @lt.task
+        def test_fine():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("--load-users", "4", "--load-duration", "1s")
+    result.assert_outcomes(passed=1, failed=2)  # test_fine needs no account
+    result.stdout.fnmatch_lines(
+        [
+            "*test_needs_account*",
+            "*iterations failed*",
+            "*RuntimeError('no account for user 1')*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        ["*its user type raised outside tasks*TestLogin*", "*TestLogin::on_start: ValueError*"]
+    )
+    data = probe.result()
+    needs = next(t for t in data["tasks"] if t["node_id"].endswith("test_needs_account"))
+    assert 0 < needs["failures"] < needs["iterations"]  # user 3 ran it fine
+    never = next(t for t in data["tasks"] if t["node_id"].endswith("test_never_runs"))
+    assert never["iterations"] == 0

@@ -92,3 +92,29 @@ def test_smoke_relative_url_without_host_names_the_option(pytester: pytest.Pytes
     result.stdout.fnmatch_lines(
         ["*MissingHostError: --load-host: the relative URL '/x' needs a host*"]
     )
+
+
+def test_smoke_reports_a_raising_hook_once(
+    pytester: pytest.Pytester, target: LoopbackServer
+) -> None:
+    pytester.makeconftest(
+        """
+        def pytest_loadtest_request_success(name):
+            raise RuntimeError("hook broke on " + name)
+        """
+    )
+    pytester.makepyfile(
+        test_twice="""
+        import pytest_loadtest as lt
+
+        @lt.task
+        def test_two_requests(load_client):
+            load_client.get("/bytes/1")
+            load_client.get("/bytes/2")
+        """
+    )
+    result = pytester.runpytest_subprocess("--load-host", target.base_url)
+    result.assert_outcomes(passed=1)
+    output = result.stdout.str()
+    assert output.count("raised 2 times (reported once; the run goes on)") == 1
+    assert "RuntimeError: hook broke on /bytes/1" in output
