@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast, overload
 import requests
 
 from pytest_loadtest.errors import MissingHostError
-from pytest_loadtest.measure import is_interruption
+from pytest_loadtest.measuring import is_interruption
 
 if TYPE_CHECKING:
     from types import TracebackType

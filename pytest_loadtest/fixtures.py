@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from _pytest.fixtures import FixtureDef
 
-from pytest_loadtest.tasks import USER_FIXTURE_ATTR
+from pytest_loadtest._attrs import USER_FIXTURE_ATTR
 
 __all__ = [
     "PER_USER_BUILTINS",

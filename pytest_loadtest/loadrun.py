@@ -360,6 +360,13 @@ class LoadRun:
             return
         terminalreporter.write_sep("=", "load test summary")
         terminalreporter.write_line(render_summary(self.result))
+        if self.result.overflowed:
+            terminalreporter.write_line(
+                f"pytest-loadtest: warning: {self.result.overflowed:,} requests past the cap of "
+                f"{self.stats.max_entries:,} distinct (task, type, name) entries were counted "
+                "under the name '(other)'; group URLs with name=",
+                yellow=True,
+            )
         verdicts = (*self.result.thresholds, *self.result.comparisons)
         if verdicts:
             terminalreporter.write_sep("-", "thresholds")

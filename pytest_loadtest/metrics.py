@@ -33,7 +33,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, Self, TypeVar
 
 from pytest_loadtest.events import current_task
-from pytest_loadtest.measure import is_interruption
+from pytest_loadtest.measuring import is_interruption
 from pytest_loadtest.stats import StatsEntry
 
 if TYPE_CHECKING:

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_loadtest import events, settings
-from pytest_loadtest.users import LoadUser, user_spec_for, user_type_id
 
 if TYPE_CHECKING:
     from pytest_loadtest.client import LoadClient
+    from pytest_loadtest.users import LoadUser
 
 SETTINGS_KEY = pytest.StashKey["settings.Settings"]()
 LATE_KEY = pytest.StashKey[list[str]]()
@@ -112,6 +112,7 @@ def load_client(request: pytest.FixtureRequest) -> Iterator[LoadClient]:
     fires ``pytest_loadtest_request`` and is counted in the stats.
     """
     from pytest_loadtest.client import LoadClient
+    from pytest_loadtest.users import user_spec_for
 
     host = request.config.stash[SETTINGS_KEY].host
     if isinstance(request.node, pytest.Function):
@@ -124,6 +125,8 @@ def load_client(request: pytest.FixtureRequest) -> Iterator[LoadClient]:
 @pytest.fixture
 def load_user(request: pytest.FixtureRequest) -> LoadUser:
     """The virtual user running the task: ``id``, a ``state`` dict, its ``user_type``."""
+    from pytest_loadtest.users import LoadUser, user_type_id
+
     node = request.node
     user_type = user_type_id(node) if isinstance(node, pytest.Function) else node.nodeid
     return LoadUser(1, user_type)

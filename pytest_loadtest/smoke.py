@@ -11,10 +11,8 @@ from typing import Any
 
 import pytest
 
+from pytest_loadtest._attrs import TASK_ATTR
 from pytest_loadtest.events import Events, TaskRun, current_task, describe
-from pytest_loadtest.stats import error_text
-from pytest_loadtest.tasks import task_spec
-from pytest_loadtest.users import hook_argnames
 
 __all__ = ["SmokeRun"]
 
@@ -42,11 +40,13 @@ class SmokeRun:
         start_time: float,
     ) -> None:
         if error is not None:
+            from pytest_loadtest.stats import error_text
+
             self.failures.setdefault(task, []).append(f"{request_type} {name}: {error_text(error)}")
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
-        if not isinstance(item, pytest.Function) or task_spec(item.function) is None:
+        if not isinstance(item, pytest.Function) or not hasattr(item.function, TASK_ATTR):
             return (yield)
         token = current_task.set(TaskRun(item.nodeid))
         try:
@@ -68,5 +68,7 @@ class SmokeRun:
 def _call_hook(item: pytest.Function, name: str) -> None:
     method = getattr(item.instance, name, None)
     if method is not None:
+        from pytest_loadtest.users import hook_argnames
+
         names = hook_argnames(item.cls, name)
         method(**{arg: item._request.getfixturevalue(arg) for arg in names})

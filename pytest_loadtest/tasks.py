@@ -13,6 +13,7 @@ from typing import Any, TypeVar, overload
 
 import pytest
 
+from pytest_loadtest._attrs import MODULE_USERS_ATTR, TASK_ATTR, USER_ATTR, USER_FIXTURE_ATTR
 from pytest_loadtest.settings import parse_host
 from pytest_loadtest.waits import WaitTime
 
@@ -20,11 +21,6 @@ __all__ = ["TaskSpec", "UserSpec", "task", "task_spec", "user", "user_fixture", 
 
 F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C", bound=type)
-
-TASK_ATTR = "__loadtest_task__"
-USER_ATTR = "__loadtest_user__"
-MODULE_USERS_ATTR = "__loadtest_module_users__"
-USER_FIXTURE_ATTR = "__loadtest_user_fixture__"
 
 
 def _check_weight(weight: object, where: str) -> int:

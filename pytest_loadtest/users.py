@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from pytest_loadtest.tasks import MODULE_USERS_ATTR, TaskSpec, UserSpec, task_spec, user_spec
+from pytest_loadtest._attrs import MODULE_USERS_ATTR
+from pytest_loadtest.tasks import TaskSpec, UserSpec, task_spec, user_spec
 
 __all__ = [
     "USER_PHASES",

@@ -402,3 +402,27 @@ def test_errors_outside_tasks_fail_the_user_type(pytester: pytest.Pytester, prob
     assert 0 < needs["failures"] < needs["iterations"]  # user 3 ran it fine
     never = next(t for t in data["tasks"] if t["node_id"].endswith("test_never_runs"))
     assert never["iterations"] == 0
+
+
+def test_distinct_names_are_capped_with_a_warning(pytester: pytest.Pytester, probe: Probe) -> None:
+    pytester.makepyfile(
+        test_names="""
+        import itertools
+        import pytest_loadtest as lt
+
+        COUNTER = itertools.count()
+
+        @lt.task
+        def test_unique_names():
+            with lt.measure(f"query-{next(COUNTER)}"):
+                pass
+        """
+    )
+    result = pytester.runpytest_subprocess("--load-users", "1", "--load-duration", "1s")
+    result.assert_outcomes(passed=1)
+    data = probe.result()
+    names = {e["name"] for e in data["entries"]}
+    assert len(names) == 10_001  # the first 10,000 names, then "(other)"
+    assert "(other)" in names
+    assert data["overflowed"] == data["total"]["num_requests"] - 10_000 > 0
+    result.stdout.fnmatch_lines(["*warning: * requests past the cap of 10,000 distinct*"])

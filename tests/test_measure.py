@@ -9,7 +9,7 @@ import pytest
 from servers import RecordingListener
 
 from pytest_loadtest import events
-from pytest_loadtest.measure import is_interruption, measure
+from pytest_loadtest.measuring import is_interruption, measure
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
