@@ -217,3 +217,36 @@ def test_sigint_stops_the_run_and_writes_every_file(
     with open(pytester.path / "r_stats.csv", newline="") as f:
         last = list(csv.DictReader(f))[-1]
     assert int(last["Request Count"]) == data["total"]["num_requests"]
+
+
+def test_custom_metrics_are_shown_exported_and_thresholdable(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_metrics="""
+        import pytest_loadtest as lt
+
+        @lt.task
+        def test_cache(load_user):
+            lt.metrics.counter("cache_hits").inc(2)
+            with lt.metrics.timer("parse"):
+                sum(range(100))
+            lt.metrics.rate("events").mark()
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--load-users", "2", "--load-duration", "1s", "--load-json", "m.json",
+        "--load-csv", "m", "--load-threshold", "metric:cache_hits>100",
+        "--load-threshold", "metric:parse: p95<1ms", "--load-threshold", "metric:events: rate<1/s",
+    )  # fmt: skip
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["Custom metrics (times in ms)*", "*cache_hits*counter*"])
+    result.stdout.fnmatch_lines(["PASS metric:cache_hits>100  (observed *)"])
+    result.stdout.fnmatch_lines(["FAIL metric:events: rate<1/s  (observed */s)"])
+    data = json.loads((pytester.path / "m.json").read_text())
+    metrics = {m["name"]: m for m in data["metrics"]}
+    iterations = data["tasks"][0]["iterations"]
+    assert metrics["cache_hits"]["count"] == 2 * iterations
+    assert metrics["parse"]["timing"]["num_requests"] == iterations
+    assert metrics["events"]["tasks"] == {data["tasks"][0]["node_id"]: iterations}
+    with open(pytester.path / "m_metrics.csv", newline="") as f:
+        rows = {row["Name"]: row for row in csv.DictReader(f)}
+    assert int(rows["cache_hits"]["Count"]) == 2 * iterations
