@@ -2,7 +2,7 @@
 
 Pure: the results (with threshold verdicts evaluated) in, outcomes and messages out.
 A task fails when a threshold in its scope fails, or, unless a ``fail_ratio`` or
-``failures`` threshold covers it (its own, or a whole-run one), when any of its
+``failures`` threshold covers it (its own, or an unscoped whole-run one), when any of its
 iterations failed (an iteration fails when it raised or one of its requests failed).
 """
 
@@ -70,7 +70,9 @@ def judge_tasks(
     run_thresholds: Sequence[Threshold],
 ) -> dict[str, TaskVerdict]:
     """Each task's verdict; ``result.thresholds`` holds every evaluated threshold."""
-    run_covers = any(t.covers_failures for t in run_thresholds)
+    # Only a whole-run failure threshold covers every task; a request-name one is a
+    # verdict of its own.
+    run_covers = any(t.covers_failures and t.scope is None for t in run_thresholds)
     by_scope: dict[str | None, list[Verdict]] = {}
     for verdict in result.thresholds:
         by_scope.setdefault(verdict.scope, []).append(verdict)
