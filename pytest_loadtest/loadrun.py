@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from pytest_loadtest.client import LoadClient
 from pytest_loadtest.history import History
 from pytest_loadtest.report.csvfiles import CsvWriter
 from pytest_loadtest.report.results import (
+    EntryResult,
     HookErrorResult,
     RunInfo,
     RunResult,
@@ -30,7 +31,7 @@ from pytest_loadtest.report.results import (
 )
 from pytest_loadtest.report.terminal import render_progress, render_summary
 from pytest_loadtest.runner import Runner
-from pytest_loadtest.stats import RequestStats
+from pytest_loadtest.stats import RequestStats, StatsEntry
 from pytest_loadtest.thresholds import Threshold, ThresholdError, evaluate_all, parse_threshold
 from pytest_loadtest.users import UserType, collect_user_types
 from pytest_loadtest.verdicts import TaskVerdict, judge_tasks, verdict_line, with_outcomes
@@ -297,12 +298,31 @@ class LoadRun:
         thresholds = [*self.settings.thresholds]
         for task_thresholds in self.task_thresholds.values():
             thresholds += task_thresholds
-        result = replace(result, thresholds=evaluate_all(thresholds, result))
+        result = replace(
+            result, thresholds=evaluate_all(thresholds, result, percentile_of=self._percentile_of())
+        )
         if self.settings.baseline is not None:
             result = self._compare(result)
         self.task_verdicts = judge_tasks(result, self.task_thresholds, self.settings.thresholds)
         self.result = result = with_outcomes(result, self.task_verdicts)
         self._write_files(result)
+
+    def _percentile_of(self) -> Callable[[EntryResult, float], float | None]:
+        """Exact percentiles from the histograms, for those the entries do not store."""
+        by_name = self.stats.by_name()
+
+        def percentile_of(entry: EntryResult, p: float) -> float | None:
+            if (entry.type, entry.name) == ("", "Aggregated"):
+                source: StatsEntry | None = self.stats.total()
+            elif entry.type == "" and entry.name in self.stats.tasks:
+                source = self.stats.for_task(entry.name)
+            elif entry.type == "timer" and entry.name in self.metrics.series:
+                source = self.metrics.series[entry.name].timing
+            else:
+                source = by_name.get((entry.type, entry.name))
+            return source.percentile(p) if source is not None and source.num_requests else None
+
+        return percentile_of
 
     def _compare(self, result: RunResult) -> RunResult:
         from pytest_loadtest.report.compare import check, compare, render_comparison
@@ -318,6 +338,10 @@ class LoadRun:
             from pytest_loadtest.report.jsonfile import write_json
 
             write_json(result, self.settings.json_path)
+        if self.settings.report_path:
+            from pytest_loadtest.report.html import write_report
+
+            write_report(result, self.settings.report_path)
         if self._csv is not None:
             self._csv.finish(result)
 
@@ -374,13 +398,13 @@ class LoadRun:
                 scope = "" if verdict.source != TASK_THRESHOLD_SOURCE else f"  [{verdict.scope}]"
                 terminalreporter.write_line(verdict_line(verdict) + scope)
         if self.comparison_text:
-            terminalreporter.write_sep("-", "compared with the baseline")
+            terminalreporter.write_line("")
             terminalreporter.write_line(self.comparison_text)
         for path in self._written():
             terminalreporter.write_line(f"pytest-loadtest: wrote {path}")
 
     def _written(self) -> list[str]:
-        paths = [self.settings.json_path] if self.settings.json_path else []
+        paths = [p for p in (self.settings.json_path, self.settings.report_path) if p]
         if self._csv is not None:
             paths += self._csv.paths()
         return paths

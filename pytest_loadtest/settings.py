@@ -256,6 +256,15 @@ def _json_path(text: str) -> str:
     return text
 
 
+def _report_path(text: str) -> str:
+    from pytest_loadtest.report.csvfiles import check_writable
+
+    if not text:
+        raise ValueError("--load-report: the path is empty")
+    check_writable(text, "--load-report")
+    return text
+
+
 def _csv_prefix(text: str) -> str:
     from pytest_loadtest.report.csvfiles import check_prefix
 
@@ -274,6 +283,14 @@ _JSON = _Option(
     metavar="PATH",
     help="write the full results as JSON (schema pytest-loadtest/1) to PATH",
     parse=_json_path,
+    expected="a writable file path",
+    default=None,
+)
+_REPORT = _Option(
+    flag="--load-report",
+    metavar="PATH",
+    help="write a self-contained HTML report (tables, verdicts, charts) to PATH",
+    parse=_report_path,
     expected="a writable file path",
     default=None,
 )
@@ -302,6 +319,7 @@ _OPTIONS: tuple[_Option[Any, Any], ...] = (
     _HOST,
     _STOP_TIMEOUT,
     _JSON,
+    _REPORT,
     _CSV,
     _BASELINE,
 )
@@ -357,9 +375,12 @@ def _threshold(text: str, where: str) -> Threshold:
 
 
 def _compare_rule(text: str, where: str) -> CompareRule:
-    from pytest_loadtest.report.compare import parse_compare_fail
+    from pytest_loadtest.report.compare import CompareRuleError, parse_compare_fail
 
-    return parse_compare_fail(text)
+    try:
+        return parse_compare_fail(text)
+    except CompareRuleError as error:  # its message names the option, as ``where`` does
+        raise ValueError(str(error).removeprefix("--load-compare-fail ")) from None
 
 
 _THRESHOLDS = _ListOption(
@@ -421,6 +442,7 @@ class Settings:
     stop_timeout_s: float
     thresholds: tuple[Threshold, ...] = ()
     json_path: str | None = None
+    report_path: str | None = None
     csv_prefix: str | None = None
     #: The earlier run's JSON document, loaded and checked.
     baseline: dict[str, Any] | None = None
@@ -445,6 +467,7 @@ class Settings:
             stop_timeout_s=_STOP_TIMEOUT.value(config),
             thresholds=_THRESHOLDS.values(config),
             json_path=_JSON.value(config),
+            report_path=_REPORT.value(config),
             csv_prefix=_CSV.value(config),
             baseline=_BASELINE.value(config),
             compare_fail=_COMPARE_FAIL.values(config),

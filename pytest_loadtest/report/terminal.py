@@ -37,11 +37,11 @@ def format_ms(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def _format_rate(value: float, decimals: int = 2) -> str:
+def format_rate(value: float, decimals: int = 2) -> str:
     return f"{value:,.{decimals}f}"
 
 
-def _format_clock(seconds: float) -> str:
+def format_clock(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
@@ -59,14 +59,14 @@ def render_progress(
     ``[00:12 / 01:00] users 20/20 | 1,234.5 req/s | fail 0.3% | p50 3.14 ms | p95 12.6 ms``;
     ``duration_s`` is ``None`` for a run without an end time.
     """
-    clock = _format_clock(elapsed_s)
+    clock = format_clock(elapsed_s)
     if duration_s is not None:
-        clock += f" / {_format_clock(duration_s)}"
+        clock += f" / {format_clock(duration_s)}"
     parts = [f"[{clock}] users {users}/{target_users}"]
     if row is not None:
         failed = row.fail_rps / row.rps if row.rps else 0.0
         parts += [
-            f"{_format_rate(row.rps, 1)} req/s",
+            f"{format_rate(row.rps, 1)} req/s",
             f"fail {failed:.1%}",
             f"p50 {format_ms(row.percentiles['50'])} ms",
             f"p95 {format_ms(row.percentiles['95'])} ms",
@@ -111,8 +111,8 @@ def _request_table(result: RunResult) -> str:
             format_ms(entry.min_ms),
             format_ms(entry.max_ms),
             format_ms(entry.median_ms),
-            _format_rate(entry.rps),
-            _format_rate(entry.fail_rps),
+            format_rate(entry.rps),
+            format_rate(entry.fail_rps),
         ]
 
     headers = ["Type", "Name", "# reqs", "# fails (%)", "Avg", "Min", "Max", "Med"]
@@ -157,7 +157,7 @@ def _metric_table(result: RunResult) -> str:
             percentiles = [timing.percentiles_ms[key] for key in ("50", "95", "99")]
             values = [timing.avg_ms, timing.min_ms, timing.max_ms, *percentiles]
             times = [format_ms(value) for value in values]
-        count, per_s = _format_count(metric.count), _format_rate(metric.rate)
+        count, per_s = format_count(metric.count), format_rate(metric.rate)
         return [metric.name, metric.kind, count, per_s, *times]
 
     headers = ["Name", "Kind", "Count", "rate/s", "Avg", "Min", "Max", "p50", "p95", "p99"]
@@ -165,7 +165,7 @@ def _metric_table(result: RunResult) -> str:
     return _table("Custom metrics (times in ms)", headers, rows, "llrrrrrrrr")
 
 
-def _format_count(value: float) -> str:
+def format_count(value: float) -> str:
     """Whole counts as integers (``1,234``), others with two decimals (``12.50``)."""
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
