@@ -34,7 +34,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if _setting(config, "load_host"):
         return
     if _setting(config, "load_users"):
-        server = DemoServer()
+        # A few refused carts and failed checkouts, rare enough that a short run's
+        # small samples stay well inside the tasks' thresholds.
+        server = DemoServer(cart_refusal_rate=0.05, checkout_error_rate=0.01)
     else:
         # A smoke run (no --load-users) runs each task once and fails it on any failed
         # request, so the demo's injected failures (refused carts, 500s at checkout)
