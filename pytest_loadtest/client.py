@@ -16,18 +16,21 @@ The rules are Locust's ``HttpSession``:
 
 from __future__ import annotations
 
-import re
 import time
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import requests
 
-from pytest_loadtest.errors import MissingHostError
-from pytest_loadtest.measuring import is_interruption
+from pytest_loadtest._clientbase import (
+    CatchResponseError,
+    CatchResponseMixin,
+    ClientBase,
+    OutcomeMixin,
+    ResponseContextManager,
+    status_error,
+)
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from pytest_loadtest.events import Events
 
 __all__ = [
@@ -38,14 +41,8 @@ __all__ = [
     "ResponseContextManager",
 ]
 
-_ABSOLUTE = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://")
 
-
-class CatchResponseError(Exception):
-    """The failure recorded by ``response.failure("message")``."""
-
-
-class LoadResponse(requests.Response):
+class LoadResponse(OutcomeMixin, requests.Response):
     """A :class:`requests.Response` that knows why its request failed.
 
     ``error`` is ``None`` for a success, else the exception the request was recorded
@@ -53,90 +50,12 @@ class LoadResponse(requests.Response):
     status >= 400, or what a ``catch_response`` block decided.
     """
 
-    error: BaseException | None = None  # a class default: successes are re-classed, not written
 
-    @property
-    def ok(self) -> bool:
-        """``True`` for a status below 400, as in requests; ``False`` for a status-0 response."""
-        return 0 < self.status_code < 400
-
-    def raise_for_status(self) -> None:
-        """Raise the transport error of a status-0 response, else as requests does."""
-        if self.status_code == 0 and self.error is not None:
-            raise self.error
-        super().raise_for_status()
-
-
-class CatchResponse(LoadResponse):
+class CatchResponse(CatchResponseMixin, LoadResponse):
     """The response inside a ``catch_response=True`` block: the task decides its outcome."""
 
-    _open = False
 
-    def success(self) -> None:
-        """Record the request as a success, whatever its status."""
-        self._decide(None)
-
-    def failure(self, message: str | BaseException) -> None:
-        """Record the request as failed: with ``CatchResponseError(message)`` for a string."""
-        self._decide(CatchResponseError(message) if isinstance(message, str) else message)
-
-    def _decide(self, error: BaseException | None) -> None:
-        if not self._open:
-            raise RuntimeError(
-                "success() and failure() only work inside the `with` block of a "
-                "catch_response=True request: the request is recorded when the block ends"
-            )
-        self.error = error
-
-
-class ResponseContextManager:
-    """What a ``catch_response=True`` request returns; use it in a ``with`` statement.
-
-    ``with client.get(url, catch_response=True) as response:`` gives the
-    :class:`CatchResponse`; the request is recorded once, when the block ends: failed if
-    the block raised (the exception propagates), else as ``success()`` or ``failure()``
-    decided, else by the usual status rule. Using the result as a response without
-    ``with`` raises an ``AttributeError`` that says so, and records nothing.
-    """
-
-    __slots__ = ("_events", "_meta", "_response")
-
-    def __init__(self, response: LoadResponse, events: Events, meta: dict[str, Any]) -> None:
-        self._response = response
-        self._events = events
-        self._meta = meta
-
-    def __enter__(self) -> CatchResponse:
-        self._response.__class__ = CatchResponse
-        response = cast("CatchResponse", self._response)
-        response._open = True
-        return response
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        response = cast("CatchResponse", self._response)
-        response._open = False
-        if exc is not None:
-            if is_interruption(exc):
-                return
-            response.error = exc
-        self._events.request(exception=response.error, **self._meta)
-
-    if not TYPE_CHECKING:  # hidden from type checkers, which then flag the misuse themselves
-
-        def __getattr__(self, attribute: str) -> Any:
-            raise AttributeError(
-                f"catch_response=True returns a context manager, not a response (asked for "
-                f"{attribute!r}): write `with client.get(url, catch_response=True) as "
-                "response:`; the request is recorded when the with block ends"
-            )
-
-
-class LoadClient(requests.Session):
+class LoadClient(ClientBase, requests.Session):
     """A :class:`requests.Session` that times and reports every request; one per virtual user.
 
     ``get``, ``post``, ``put``, ``patch``, ``delete``, ``head`` and ``options`` route
@@ -154,21 +73,6 @@ class LoadClient(requests.Session):
         self._events = events
         if user_agent is not None:
             self.headers["User-Agent"] = user_agent
-
-    def absolute_url(self, url: str) -> str:
-        """``url`` if absolute, else joined to the base URL with exactly one ``/``.
-
-        Base ``http://h:1/api`` joins ``/items`` and ``items`` alike into
-        ``http://h:1/api/items``; the empty URL is the base itself.
-        """
-        if _ABSOLUTE.match(url):
-            return url
-        base = self.base_url
-        if base is None:
-            raise MissingHostError(url)
-        if not url:
-            return base
-        return f"{base.rstrip('/')}/{url.removeprefix('/')}"
 
     if TYPE_CHECKING:
         # requests' own verbs, which call request(); declared so that a type checker takes
@@ -205,7 +109,7 @@ class LoadClient(requests.Session):
         catch_response: Literal[True],
         context: dict[str, Any] | None = ...,
         **kwargs: Any,
-    ) -> ResponseContextManager: ...
+    ) -> ResponseContextManager[CatchResponse]: ...
 
     def request(
         self,
@@ -216,7 +120,7 @@ class LoadClient(requests.Session):
         catch_response: bool = False,
         context: dict[str, Any] | None = None,
         **kwargs: Any,
-    ) -> LoadResponse | ResponseContextManager:
+    ) -> LoadResponse | ResponseContextManager[CatchResponse]:
         """Send a request (as :meth:`requests.Session.request`), time it and report it.
 
         ``name`` is the stats entry (default: ``url`` as given, query string included);
@@ -240,31 +144,24 @@ class LoadClient(requests.Session):
             response_time = (time.perf_counter() - start) * 1000
             response = _classify(received)
             response_length = _length(response, streamed=bool(kwargs.get("stream")))
-        meta: dict[str, Any] = {
-            "request_type": method.upper(),
-            "name": url if name is None else name,
-            "response_time": response_time,
-            "response_length": response_length,
-            "response": response,
-            "context": {} if context is None else context,
-            "url": response.url,
-            "start_time": start_time,
-        }
-        if catch_response:
-            return ResponseContextManager(response, self._events, meta)
-        self._events.request(exception=response.error, **meta)
-        return response
+        return self._report(
+            response,
+            CatchResponse,
+            catch_response=catch_response,
+            request_type=method.upper(),
+            name=url if name is None else name,
+            context=context,
+            response_time=response_time,
+            response_length=response_length,
+            start_time=start_time,
+        )
 
 
 def _classify(response: requests.Response) -> LoadResponse:
     """Re-class ``response`` in place and attach the ``HTTPError`` of a status >= 400."""
     response.__class__ = LoadResponse
     loaded = cast("LoadResponse", response)
-    if loaded.status_code >= 400:
-        try:
-            loaded.raise_for_status()
-        except requests.HTTPError as exc:
-            loaded.error = exc
+    loaded.error = status_error(loaded)
     return loaded
 
 

@@ -18,7 +18,6 @@ import gevent
 import pytest
 
 from pytest_loadtest import fixtures, metrics
-from pytest_loadtest.client import LoadClient
 from pytest_loadtest.history import History
 from pytest_loadtest.report.csvfiles import CsvWriter
 from pytest_loadtest.report.results import (
@@ -212,6 +211,7 @@ class LoadRun:
         self, user_types: list[UserType], shared: dict[str, dict[str, Any]], start: float
     ) -> None:
         settings = self.settings
+        client_class = settings.client_class()
         self.events.listener = self.stats
         self.history.sample(start, 0, self.stats)
         if self._csv is not None:
@@ -220,7 +220,7 @@ class LoadRun:
             user_types,
             events=self.events,
             stats=self.stats,
-            make_client=lambda host: LoadClient(host, self.events),
+            make_client=lambda host: client_class(host, self.events),
             host=settings.host,
             shared=shared,
         )

@@ -16,6 +16,7 @@ from pytest_loadtest import events, settings
 
 if TYPE_CHECKING:
     from pytest_loadtest.client import LoadClient
+    from pytest_loadtest.fastclient import FastLoadClient
     from pytest_loadtest.users import LoadUser
 
 SETTINGS_KEY = pytest.StashKey["settings.Settings"]()
@@ -105,19 +106,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def load_client(request: pytest.FixtureRequest) -> Iterator[LoadClient]:
-    """An instrumented HTTP client (a ``requests.Session``), one per virtual user.
+def load_client(request: pytest.FixtureRequest) -> Iterator[LoadClient | FastLoadClient]:
+    """An instrumented HTTP client, one per virtual user.
+
+    A ``requests.Session`` (``LoadClient``), or with ``--load-client fast`` a
+    geventhttpclient-based ``FastLoadClient`` with the same request interface.
 
     Relative URLs join the user type's ``host``, else ``--load-host``. Every request
     fires ``pytest_loadtest_request`` and is counted in the stats.
     """
-    from pytest_loadtest.client import LoadClient
     from pytest_loadtest.users import user_spec_for
 
-    host = request.config.stash[SETTINGS_KEY].host
+    run_settings = request.config.stash[SETTINGS_KEY]
+    host = run_settings.host
     if isinstance(request.node, pytest.Function):
         host = user_spec_for(request.node).host or host
-    client = LoadClient(host, events.active())
+    client = run_settings.client_class()(host, events.active())
     yield client
     client.close()
 

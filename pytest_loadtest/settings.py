@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable
 
+    from pytest_loadtest.client import LoadClient
+    from pytest_loadtest.fastclient import FastLoadClient
     from pytest_loadtest.report.compare import CompareRule
     from pytest_loadtest.thresholds import Threshold
 
@@ -312,6 +314,34 @@ _BASELINE = _Option(
     default=None,
 )
 
+CLIENTS = ("requests", "fast")
+
+
+def parse_client(text: str) -> str:
+    """The ``load_client`` implementation: ``requests`` or ``fast`` (geventhttpclient)."""
+    name = text.strip()
+    if name not in CLIENTS:
+        raise ValueError(f"unknown client {name!r}")
+    if name == "fast":
+        try:
+            import geventhttpclient  # noqa: F401
+        except ImportError:
+            raise ValueError(
+                "geventhttpclient is not installed: pip install 'pytest-loadtest[fast]'"
+            ) from None
+    return name
+
+
+_CLIENT = _Option(
+    flag="--load-client",
+    metavar="NAME",
+    help="the load_client implementation: requests (a requests.Session; default) or fast "
+    "(geventhttpclient, extra 'fast')",
+    parse=parse_client,
+    expected="requests or fast",
+    default="requests",
+)
+
 _OPTIONS: tuple[_Option[Any, Any], ...] = (
     _USERS,
     _DURATION,
@@ -322,6 +352,7 @@ _OPTIONS: tuple[_Option[Any, Any], ...] = (
     _REPORT,
     _CSV,
     _BASELINE,
+    _CLIENT,
 )
 
 
@@ -447,6 +478,18 @@ class Settings:
     #: The earlier run's JSON document, loaded and checked.
     baseline: dict[str, Any] | None = None
     compare_fail: tuple[CompareRule, ...] = ()
+    #: The ``load_client`` implementation: "requests" or "fast".
+    client: str = "requests"
+
+    def client_class(self) -> type[LoadClient | FastLoadClient]:
+        """The class ``load_client`` is made of (imported on first use)."""
+        if self.client == "fast":
+            from pytest_loadtest.fastclient import FastLoadClient
+
+            return FastLoadClient
+        from pytest_loadtest.client import LoadClient
+
+        return LoadClient
 
     @property
     def load_mode(self) -> bool:
@@ -471,6 +514,7 @@ class Settings:
             csv_prefix=_CSV.value(config),
             baseline=_BASELINE.value(config),
             compare_fail=_COMPARE_FAIL.values(config),
+            client=_CLIENT.value(config),
         )
         if settings.compare_fail and settings.baseline is None:
             raise pytest.UsageError(

@@ -426,3 +426,47 @@ def test_distinct_names_are_capped_with_a_warning(pytester: pytest.Pytester, pro
     assert "(other)" in names
     assert data["overflowed"] == data["total"]["num_requests"] - 10_000 > 0
     result.stdout.fnmatch_lines(["*warning: * requests past the cap of 10,000 distinct*"])
+
+
+@pytest.mark.parametrize("client", ["requests", "fast"])
+def test_both_clients_count_exactly_what_the_server_answered(
+    pytester: pytest.Pytester, probe: Probe, target: LoopbackServer, client: str
+) -> None:
+    pytester.makepyfile(
+        test_clients="""
+        import pytest_loadtest as lt
+
+        @lt.task
+        def test_cookie_round_trip(load_client, load_user):
+            load_client.get(f"/cookie/set?user={load_user.id}", name="/cookie/set")
+            assert load_client.get("/cookie/echo").json() == {"user": str(load_user.id)}
+
+        @lt.task
+        def test_missing(load_client):
+            with load_client.get("/status/404", catch_response=True) as r:
+                if r.status_code == 404:
+                    r.success()
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--load-users", "5", "--load-duration", "2s", "--load-host", target.base_url,
+        "--load-client", client,
+    )  # fmt: skip
+    result.assert_outcomes(passed=2)
+    served = target.counts()
+    reported = {(e["type"], e["name"]): e["num_requests"] for e in probe.result()["entries"]}
+    assert reported == {
+        ("GET", "/cookie/set"): served[("GET", "/cookie/set")],
+        ("GET", "/cookie/echo"): served[("GET", "/cookie/echo")],
+        ("GET", "/status/404"): served[("GET", "/status/404")],
+    }
+    assert probe.result()["total"]["num_failures"] == 0
+
+
+def test_unknown_client_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_x="def test_x(): pass")
+    result = pytester.runpytest_subprocess("--load-client", "curl")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*--load-client: invalid value 'curl': expected requests or fast*"]
+    )
