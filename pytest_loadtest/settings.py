@@ -251,20 +251,16 @@ _STOP_TIMEOUT = _Option(
 )
 
 
-def _json_path(text: str) -> str:
-    from pytest_loadtest.report.jsonfile import check_path
+def _writable_file(option: str) -> Callable[[str], str]:
+    """A parser that checks, before the run, that ``option``'s file can be written."""
 
-    check_path(text)
-    return text
+    def parse(text: str) -> str:
+        from pytest_loadtest.report.writing import check_writable
 
+        check_writable(text, option)
+        return text
 
-def _report_path(text: str) -> str:
-    from pytest_loadtest.report.csvfiles import check_writable
-
-    if not text:
-        raise ValueError("--load-report: the path is empty")
-    check_writable(text, "--load-report")
-    return text
+    return parse
 
 
 def _csv_prefix(text: str) -> str:
@@ -284,7 +280,7 @@ _JSON = _Option(
     flag="--load-json",
     metavar="PATH",
     help="write the full results as JSON (schema pytest-loadtest/1) to PATH",
-    parse=_json_path,
+    parse=_writable_file("--load-json"),
     expected="a writable file path",
     default=None,
 )
@@ -292,7 +288,7 @@ _REPORT = _Option(
     flag="--load-report",
     metavar="PATH",
     help="write a self-contained HTML report (tables, verdicts, charts) to PATH",
-    parse=_report_path,
+    parse=_writable_file("--load-report"),
     expected="a writable file path",
     default=None,
 )

@@ -27,7 +27,7 @@ from pytest_loadtest.report.csvfiles import (
     safe_text,
     stats_rows,
 )
-from pytest_loadtest.report.jsonfile import check_path, to_json, write_json
+from pytest_loadtest.report.jsonfile import to_json, write_json
 from pytest_loadtest.report.results import (
     EntryResult,
     HookErrorResult,
@@ -36,6 +36,7 @@ from pytest_loadtest.report.results import (
     TaskInfo,
     build_result,
 )
+from pytest_loadtest.report.writing import check_writable
 from pytest_loadtest.stats import PERCENTILES, RequestStats, percentile_key
 from pytest_loadtest.thresholds import Verdict
 
@@ -483,10 +484,10 @@ def test_csv_writer_writes_complete_files(tmp_path: Path) -> None:
 
 def test_check_prefix_and_path_accept_new_directories(tmp_path: Path) -> None:
     check_prefix(str(tmp_path / "new" / "deep" / "run"))
-    check_path(str(tmp_path / "new" / "run.json"))
+    check_writable(str(tmp_path / "new" / "run.json"), "--load-json")
     existing = tmp_path / "run.json"
     existing.write_text("{}")
-    check_path(str(existing))
+    check_writable(str(existing), "--load-json")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]  # nothing created
 
 
@@ -506,9 +507,9 @@ def test_check_prefix_refuses_what_cannot_be_written(tmp_path: Path) -> None:
 
 def test_check_path_refuses_what_cannot_be_written(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"^--load-json: '.*' is a directory, not a file"):
-        check_path(str(tmp_path))
+        check_writable(str(tmp_path), "--load-json")
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match=r"'.*/file' is not a directory"):
-        check_path(str(tmp_path / "file" / "run.json"))
+        check_writable(str(tmp_path / "file" / "run.json"), "--load-json")
     with pytest.raises(ValueError, match=r"^--load-json: the path is empty"):
-        check_path("")
+        check_writable("", "--load-json")

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 import jinja2
 
-from pytest_loadtest.report.csvfiles import write_atomic
 from pytest_loadtest.report.terminal import format_clock, format_count, format_ms, format_rate
+from pytest_loadtest.report.writing import write_atomic
 from pytest_loadtest.stats import PERCENTILES, percentile_key
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pytest_loadtest.report.csvfiles import check_writable, write_atomic
+from pytest_loadtest.report.writing import write_atomic
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 #: The value of the file's ``"schema"`` key; bumped only by an incompatible change.
 SCHEMA = "pytest-loadtest/1"
 
-_OPTION = "--load-json"
 
 
 def to_json(result: RunResult) -> dict[str, Any]:
@@ -62,17 +61,6 @@ def to_json(result: RunResult) -> dict[str, Any]:
     }
     cleaned: dict[str, Any] = _finite(data)
     return cleaned
-
-
-def check_path(path: str) -> None:
-    """Raise :class:`ValueError` naming ``--load-json`` if ``path`` cannot be written.
-
-    Nothing is created: the nearest existing parent must be a writable directory, and
-    ``path`` itself, if it exists, a writable file.
-    """
-    if not path:
-        raise ValueError(f"{_OPTION}: the path is empty")
-    check_writable(path, _OPTION)
 
 
 def write_json(result: RunResult, path: str | Path) -> None:
