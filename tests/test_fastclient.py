@@ -32,7 +32,7 @@ import pytest
 import requests
 from servers import HOST, LoopbackServer, RecordingListener, unused_port
 
-from pytest_loadtest.client import CatchResponse, LoadClient, LoadResponse
+from pytest_loadtest.client import CatchResponse, CatchResponseError, LoadClient, LoadResponse
 from pytest_loadtest.errors import MissingHostError
 from pytest_loadtest.fastclient import FastCatchResponse, FastLoadClient, FastResponse
 
@@ -330,10 +330,13 @@ def test_request_takes_a_lowercase_method_and_sends_a_json_body(
     [
         ("http://h:1/api", "/items", "http://h:1/api/items"),
         ("http://h:1/api", "items", "http://h:1/api/items"),
+        ("http://h:1/api/", "/items", "http://h:1/api/items"),
         ("http://h:1/api/", "items?q=1", "http://h:1/api/items?q=1"),
         ("http://h:1", "/items", "http://h:1/items"),
+        ("http://h:1/", "/", "http://h:1/"),
         ("http://h:1/api", "", "http://h:1/api"),
         ("http://h:1/api", "/search?next=http://x/", "http://h:1/api/search?next=http://x/"),
+        ("http://h:1/api", "http://other:2/x", "http://other:2/x"),
         ("http://h:1/api", "HTTPS://other/x", "HTTPS://other/x"),
     ],
 )
@@ -368,7 +371,17 @@ def test_a_relative_url_without_base_url_raises(
 
 @pytest.mark.parametrize(
     ("status", "failed"),
-    [(200, False), (204, False), (399, False), (400, True), (404, True), (503, True), (600, True)],
+    [
+        (200, False),
+        (201, False),
+        (204, False),
+        (399, False),
+        (400, True),
+        (404, True),
+        (500, True),
+        (503, True),
+        (600, True),
+    ],
 )
 def test_a_status_of_400_or_more_fails_with_http_error(
     client: Client, recorder: RecordingListener, status: int, failed: bool
@@ -619,13 +632,16 @@ def test_a_kept_alive_connection_the_server_closed_is_not_reused(wire: WireServe
 
 
 def test_proxies_from_the_environment_are_ignored(
-    client: Client, monkeypatch: pytest.MonkeyPatch
+    client: Client, server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for variable in ("NO_PROXY", "no_proxy"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{unused_port()}")
 
     assert client.get("/bytes/2").content == b"xx"
+    # The control: a default requests session takes the proxy.
+    with requests.Session() as plain, pytest.raises(requests.exceptions.ProxyError):
+        plain.get(server.url("/bytes/2"))
 
 
 # Transport errors: status 0 and the error attached, never raised
@@ -815,9 +831,11 @@ def test_catch_response_failure_fails_a_success(
         second.failure(problem)
 
     errors = [record.error for record in recorder.records]
-    assert [type(error).__name__ for error in errors] == ["CatchResponseError", "LookupError"]
+    assert [type(error) for error in errors] == [CatchResponseError, LookupError]
     assert str(errors[0]) == "cart refused"
+    assert errors[1] is problem
     assert (first.error, second.error) == (errors[0], problem)
+    assert [hooked["exception"] for hooked in recorder.hooked] == errors
 
 
 def test_an_exception_in_the_block_fails_the_request_and_propagates(

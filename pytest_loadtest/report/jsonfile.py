@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 SCHEMA = "pytest-loadtest/1"
 
 
-
 def to_json(result: RunResult) -> dict[str, Any]:
     """The run as plain JSON data: times in ms, rates per second, timestamps in Unix seconds.
 
