@@ -13,6 +13,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import gevent
@@ -49,6 +50,22 @@ class _Running:
 
 
 ClientFactory = Callable[[str | None], Any]
+
+#: Iterations without a wait after which a user hands the hub over.
+YIELD_EVERY = 16
+
+
+@dataclass(eq=False)
+class _Slot:
+    """One task as one user runs it."""
+
+    task: TaskDef
+    call: Callable[..., Any]
+    run: TaskRun = field(init=False)
+    kwargs: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        self.run = TaskRun(self.task.node_id)
 
 
 def _traceback_text(error: BaseException) -> str:
@@ -167,22 +184,27 @@ class Runner:
     ) -> None:
         pick = user_type.task_picker(self.rng)
         wait = user_type.spec.wait
-        prefix = () if instance is None else (instance,)
-        runs: dict[TaskDef, TaskRun] = {}
-        calls: dict[TaskDef, dict[str, Any]] = {}
-        while not running.stopping:
-            task = pick()
-            run = runs.get(task)
-            if run is None:
-                run = runs[task] = TaskRun(task.node_id)
+        stopped = running.stop.is_set
+        record_iteration = self.stats.record_iteration
+        # Per task, resolved once per user: the function to call, the TaskRun that
+        # attributes its requests, and its keyword arguments (None until resolved).
+        slots = [
+            _Slot(task, partial(task.function, instance) if instance is not None else task.function)
+            for task in user_type.tasks
+        ]
+        unyielded = 0
+        while not stopped():
+            slot = slots[pick()]
+            run = slot.run
             run.failed = False  # a failed request sets it
             current_task.set(run)
             started = time.monotonic()
             try:
-                kwargs = calls.get(task)
+                kwargs = slot.kwargs
                 if kwargs is None:  # a user fixture that raises here fails the iteration
-                    kwargs = calls[task] = fixtures.kwargs(task.argnames, task.item)
-                task.function(*prefix, **kwargs)
+                    task = slot.task
+                    kwargs = slot.kwargs = fixtures.kwargs(task.argnames, task.item)
+                slot.call(**kwargs)
             except pytest.skip.Exception:
                 pass
             except (Exception, pytest.fail.Exception) as error:
@@ -190,15 +212,20 @@ class Runner:
                     self.abort(error)
                     return
                 run.failed = True
-                self._record_exception(task.node_id, error)
-            self.stats.record_iteration(task.node_id, run.failed)
-            if running.stopping:
+                self._record_exception(run.node_id, error)
+            record_iteration(run.node_id, run.failed)
+            if stopped():
                 return
             pause = wait(started, time.monotonic(), self.rng) if wait is not None else 0.0
             if pause > 0:
                 running.stop.wait(pause)
-            else:
-                gevent.sleep(0)  # let the other users run even if this task never blocks
+                continue
+            unyielded += 1
+            if unyielded == YIELD_EVERY:
+                # A task that never blocks would starve the other users (and the stop):
+                # hand over now and then, not every iteration (a hub round trip each).
+                unyielded = 0
+                gevent.sleep(0)
 
     def _call_hook(
         self, instance: object, name: str, fixtures: UserFixtures, user_type: UserType

@@ -87,15 +87,14 @@ class UserType:
         """The fixture names this type's ``on_start``/``on_stop`` ask for."""
         return hook_argnames(self.cls, name)
 
-    def task_picker(self, rng: random.Random) -> Callable[[], TaskDef]:
-        """A function returning the next task: by weight, or in order when sequential."""
+    def task_picker(self, rng: random.Random) -> Callable[[], int]:
+        """A function returning the index of the next task: by weight, or in order."""
         if self.spec.sequential:
-            cycle = itertools.cycle(self.tasks)
-            return lambda: next(cycle)
+            cycle = itertools.cycle(range(len(self.tasks)))
+            return cycle.__next__
         cumulative = list(itertools.accumulate(task.spec.weight for task in self.tasks))
         total = cumulative[-1]
-        tasks = self.tasks
-        return lambda: tasks[bisect.bisect_right(cumulative, rng.random() * total)]
+        return lambda: bisect.bisect_right(cumulative, rng.random() * total)
 
 
 #: The per-user phases outside tasks whose exceptions count against a user type.
