@@ -98,8 +98,9 @@ _REDIRECTS = frozenset((301, 302, 303, 307, 308))
 _BODYLESS = frozenset(("GET", "HEAD"))
 # A URL made of these needs no requoting (requote_uri would return it unchanged).
 _PLAIN_URL = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]*")
-# Header names are tokens; values hold no CR, LF or NUL (RFC 9110 5.1, 5.5). Checked on
-# every request, all names in one pass and all lines in another.
+# Header names are tokens; values hold no CR, LF or NUL (RFC 9110 5.1, 5.5). Checked all
+# names in one pass and all lines in another: on every request that has headers of its
+# own, and once per change of the client's headers for the others.
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _NAMES = re.compile(rf"{_TOKEN}(?: {_TOKEN})*")
 _LINES = re.compile(r"(?:[^\r\n\x00]*\r\n)*")
@@ -194,16 +195,51 @@ class FastCatchResponse(CatchResponseMixin, FastResponse):
     """The response inside a ``catch_response=True`` block: the task decides its outcome."""
 
 
+class _ClientHeaders(CaseInsensitiveDict[str]):
+    """The client's ``headers``: a case-insensitive dict that counts its changes, so that
+    the header block made of it is built and checked again only after one."""
+
+    version = 0
+
+    def __setitem__(self, key: str, value: str) -> None:
+        super().__setitem__(key, value)
+        self.version += 1
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self.version += 1
+
+
+class _HeaderBlock:
+    """The client's headers as a request without headers of its own sends them."""
+
+    __slots__ = ("fields", "lines", "source", "version")
+
+    def __init__(self, source: Mapping[str, Any], version: int | None) -> None:
+        self.source = source
+        #: The ``_ClientHeaders.version`` this block was made at; ``None`` for another
+        #: mapping assigned to ``client.headers``, whose changes cannot be seen.
+        self.version = version
+        fields = {key.lower(): (key, value) for key, value in source.items()}
+        # The length is the body's own, on every hop (as requests sets it).
+        fields.pop("content-length", None)
+        #: Shared by the requests that send the block: copied before any change.
+        self.fields = fields
+        #: The header lines, checked; ``None`` if a header is invalid.
+        self.lines = _lines(fields)
+
+
 class _Request:
     """A request on its way through its redirects: what each hop sends."""
 
-    __slots__ = ("body", "fields", "jar", "method", "url")
+    __slots__ = ("body", "fields", "jar", "lines", "method", "url")
 
     def __init__(
         self,
         method: str,
         url: str,
         fields: dict[str, tuple[str, str]],
+        lines: str | None,
         body: bytes | None,
         jar: RequestsCookieJar,
     ) -> None:
@@ -211,6 +247,8 @@ class _Request:
         self.url = url
         #: Header lines by lower-cased name: ``(name as given, value)``.
         self.fields = fields
+        #: ``fields`` as checked header lines, or ``None`` when not made yet.
+        self.lines = lines
         self.body = body
         self.jar = jar
 
@@ -227,13 +265,15 @@ class _Request:
             status == 301 and self.method == "POST"
         ):
             self.method = "GET"
+        fields = self.fields = dict(self.fields)  # it may be the client's shared block
+        self.lines = None
         if status not in (307, 308):
             self.body = None
-            self.fields.pop("content-type", None)
-            self.fields.pop("transfer-encoding", None)
-        self.fields.pop("cookie", None)  # the jar's cookies for the new URL replace it
+            fields.pop("content-type", None)
+            fields.pop("transfer-encoding", None)
+        fields.pop("cookie", None)  # the jar's cookies for the new URL replace it
         if _leaves_origin(self.url, target):
-            self.fields.pop("authorization", None)
+            fields.pop("authorization", None)
         self.url = target
 
 
@@ -261,7 +301,7 @@ class FastLoadClient(ClientBase):
         self.base_url = base_url
         self._events = events
         #: Sent with every request; per-request ``headers`` override them.
-        self.headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(
+        self.headers: CaseInsensitiveDict[str] = _ClientHeaders(
             {
                 "User-Agent": user_agent or _USER_AGENT,
                 "Accept-Encoding": "gzip, deflate",
@@ -269,6 +309,7 @@ class FastLoadClient(ClientBase):
                 "Connection": "keep-alive",
             }
         )
+        self._block: _HeaderBlock | None = None
         self.cookies = RequestsCookieJar()
         self.max_redirects = max_redirects
         self._pool_options: dict[str, Any] = {
@@ -414,23 +455,40 @@ class FastLoadClient(ClientBase):
         if params:
             url = _with_params(url, params)
         body, content_type = _body(data, json)
-        fields = {key.lower(): (key, value) for key, value in self.headers.items()}
-        if headers:
-            for key, value in headers.items():
+        block = self._header_block()
+        fields, lines = block.fields, block.lines
+        if headers or content_type is not None or auth is not None:
+            fields, lines = dict(fields), None
+            for key, value in (headers or {}).items():
                 if value is None:
                     fields.pop(key.lower(), None)
                 else:
                     fields[key.lower()] = (key, _header_value(key, value))
-        # The length is the body's own, on every hop (as requests sets it).
-        fields.pop("content-length", None)
-        if content_type is not None:
-            fields.setdefault("content-type", ("Content-Type", content_type))
-        if auth is not None:
-            fields["authorization"] = ("Authorization", _basic_auth(auth))
+            fields.pop("content-length", None)  # as in the block
+            if content_type is not None:
+                fields.setdefault("content-type", ("Content-Type", content_type))
+            if auth is not None:
+                fields["authorization"] = ("Authorization", _basic_auth(auth))
         jar = self.cookies
         if cookies:
             jar = _merged(self.cookies, cookies)
-        return _Request(method, _requote(url), fields, body, jar)
+        return _Request(method, _requote(url), fields, lines, body, jar)
+
+    def _header_block(self) -> _HeaderBlock:
+        """The block of ``self.headers``, made again only if they changed since."""
+        headers = self.headers
+        # Another mapping assigned to ``client.headers`` counts no changes: made every time.
+        version = headers.version if isinstance(headers, _ClientHeaders) else None
+        block = self._block
+        if (
+            block is not None
+            and version is not None
+            and block.source is headers
+            and block.version == version
+        ):
+            return block
+        block = self._block = _HeaderBlock(headers, version)
+        return block
 
     def _send(
         self, request: _Request, deadline: float | None, allow_redirects: bool
@@ -455,7 +513,8 @@ class FastLoadClient(ClientBase):
                 history.append(response)
                 request.redirect(response, location)
                 response = self._exchange(request)
-            response.history = history
+            if history:
+                response.history = history
             return response
         finally:
             if timer is not None:
@@ -470,16 +529,16 @@ class FastLoadClient(ClientBase):
         if parts.query:
             target = f"{target}?{parts.query}"
         fields = request.fields
-        lines = "".join([f"{key}: {value}\r\n" for key, value in fields.values()])
-        if not (
-            _NAMES.fullmatch(" ".join(fields))
-            and _LINES.fullmatch(lines)
-            and lines.count("\n") == len(fields)  # no line break inside a value
-        ):
-            raise _invalid_header(fields)
+        lines = request.lines
+        if lines is None:
+            lines = _lines(fields)
+            if lines is None:
+                raise _invalid_header(fields)
         if "host" in fields:
             host = ""
-        if "cookie" not in fields and request.jar:
+        # Not ``if jar``: that counts the cookies, one by one. A jar with no domain
+        # holds none; one with a domain may hold none for this URL (the line is empty).
+        if "cookie" not in fields and getattr(request.jar, "_cookies", True):
             lines += _cookie_line(request.jar, url)
         body = request.body
         if body is not None:
@@ -498,9 +557,11 @@ class FastLoadClient(ClientBase):
         headers = raw.info()
         if "set-cookie" in headers:
             self._store_cookies(request, headers)
-        coding = headers.get("content-encoding")
-        if content and isinstance(coding, str):
-            content = _decoded(content, coding)
+        # Not get(): Headers.get raises and catches a KeyError for an absent header.
+        if content and "content-encoding" in headers:
+            coding = headers["content-encoding"]
+            if isinstance(coding, str):
+                content = _decoded(content, coding)
         return FastResponse(url, raw.status_code, raw.status_message or "", headers, content)
 
     def _store_cookies(self, request: _Request, headers: Headers) -> None:
@@ -682,6 +743,20 @@ def _header_value(key: str, value: str | bytes) -> str:
     raise requests.exceptions.InvalidHeader(
         f"Header {key!r}: the value must be str or bytes, not {type(value).__name__}"
     )
+
+
+def _lines(fields: dict[str, tuple[str, str]]) -> str | None:
+    """The header lines of ``fields``, or ``None`` if a name or a value is invalid."""
+    if not fields:  # every header dropped: a request line and Host are enough
+        return ""
+    lines = "".join([f"{key}: {value}\r\n" for key, value in fields.values()])
+    if (
+        _NAMES.fullmatch(" ".join(fields))
+        and _LINES.fullmatch(lines)
+        and lines.count("\n") == len(fields)  # no line break inside a value
+    ):
+        return lines
+    return None
 
 
 def _invalid_header(fields: dict[str, tuple[str, str]]) -> requests.exceptions.InvalidHeader:

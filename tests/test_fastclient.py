@@ -997,3 +997,21 @@ def test_users_run_concurrently_under_load_mode_patching(wire: WireServer) -> No
         + [("/echo", False)] * 10
     )
     assert wire.most_in_flight == 10
+
+
+def test_a_client_without_headers_sends_only_host(wire: WireServer) -> None:
+    with FastLoadClient(wire.url(""), RecordingListener().events()) as client:
+        client.headers.clear()
+        assert client.get("/echo").status_code == 200
+    assert [key for key, _ in wire.seen[0].headers] == ["Host"]
+
+
+def test_changing_the_default_headers_takes_effect_on_the_next_request(wire: WireServer) -> None:
+    with FastLoadClient(wire.url(""), RecordingListener().events()) as client:
+        client.get("/echo")
+        client.headers["X-Trace"] = "1"
+        client.get("/echo")
+        del client.headers["X-Trace"]
+        client.get("/echo")
+    traced = [dict(seen.headers).get("X-Trace") for seen in wire.seen]
+    assert traced == [None, "1", None]
