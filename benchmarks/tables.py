@@ -7,17 +7,23 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from figures import Figure
+from figures import Figure, Target
 
 if TYPE_CHECKING:
     from generators import Throughput
 
 #: (label, numerator row, denominator row): the plugin's rows against the others.
-RATIOS: tuple[tuple[str, str, str], ...] = (
-    ("plugin requests / Locust HttpUser", "plugin-requests", "locust-http"),
-    ("plugin requests / bare requests loop", "plugin-requests", "bare-requests"),
-    ("plugin fast / Locust FastHttpUser", "plugin-fast", "locust-fast"),
-    ("plugin fast / bare geventhttpclient loop", "plugin-fast", "bare-ghc"),
+#: (label, top row, bottom row, the performance issue's target for requests/s top/bottom)
+RATIOS: tuple[tuple[str, str, str, Target], ...] = (
+    ("plugin requests / Locust HttpUser", "plugin-requests", "locust-http", Target(">=", 1.0)),
+    (
+        "plugin requests / bare requests loop",
+        "plugin-requests",
+        "bare-requests",
+        Target(">=", 0.95),
+    ),
+    ("plugin fast / Locust FastHttpUser", "plugin-fast", "locust-fast", Target(">=", 1.3)),
+    ("plugin fast / bare geventhttpclient loop", "plugin-fast", "bare-ghc", Target(">=", 0.9)),
 )
 
 
@@ -32,6 +38,14 @@ class Ratio:
     #: Requests per CPU-second over requests per CPU-second: unlike requests/s, this
     #: holds when a busy machine takes CPU time away from one row and not another.
     per_cpu: float | None
+    target: Target | None = None
+
+    @property
+    def verdict(self) -> str:
+        """PASS/MISS of the target on the requests/s ratio; "-" when it did not run."""
+        if self.target is None or self.rps is None:
+            return "-"
+        return "PASS" if self.target.holds(self.rps) else "MISS"
 
 
 @dataclass(frozen=True)
@@ -51,11 +65,11 @@ def ratios(rows: tuple[Throughput, ...]) -> tuple[Ratio, ...]:
     """The :data:`RATIOS` of ``rows``."""
     by_key = {row.key: row for row in rows}
     found = []
-    for label, top, bottom in RATIOS:
+    for label, top, bottom, target in RATIOS:
         a, b = by_key[top], by_key[bottom]
         rps = _quotient(a.rps, b.rps)
         per_cpu = _quotient(b.cpu_per_10k, a.cpu_per_10k)  # CPU per request, inverted
-        found.append(Ratio(f"{top}/{bottom}", label, rps, per_cpu))
+        found.append(Ratio(f"{top}/{bottom}", label, rps, per_cpu, target))
     return tuple(found)
 
 
@@ -81,7 +95,8 @@ def _number(value: float | None, spec: str) -> str:
 
 
 def _ratio_cells(ratio: Ratio) -> list[str]:
-    return [ratio.label, *(_number(value, ".2f") or "n/a" for value in (ratio.rps, ratio.per_cpu))]
+    numbers = (_number(value, ".2f") or "n/a" for value in (ratio.rps, ratio.per_cpu))
+    return [ratio.label, *numbers, str(ratio.target or "-"), ratio.verdict]
 
 
 def _figure_cells(figure: Figure) -> list[str]:
@@ -96,7 +111,7 @@ _ROW_HEADERS = [
     "CPU busy %",
     "requests/s, all rounds",
 ]
-_RATIO_HEADERS = ["ratio", "requests/s", "requests per CPU-s"]
+_RATIO_HEADERS = ["ratio", "requests/s", "requests per CPU-s", "target", "verdict"]
 _FIGURE_HEADERS = ["figure", "value", "target", "verdict"]
 
 
@@ -129,7 +144,8 @@ def _tables(report: Report, fmt: str) -> list[tuple[str, str]]:
     generators = table(_ROW_HEADERS, [_row_cells(r) for r in report.rows], ("left", *numbers))
     notes = [f"{row.label}: not available ({row.note})" for row in report.rows if row.note]
     notes += _contention_notes(report.rows)
-    ratios = table(_RATIO_HEADERS, [_ratio_cells(r) for r in report.ratios], ("left", *numbers[:2]))
+    ratio_align = ("left", "right", "right", "left", "left")
+    ratios = table(_RATIO_HEADERS, [_ratio_cells(r) for r in report.ratios], ratio_align)
     figures = [_figure_cells(figure) for figure in report.figures]
     return [
         ("Load generators", "\n\n".join([generators, *notes])),
@@ -174,7 +190,10 @@ def to_json(report: Report) -> str:
             {**dataclasses.asdict(r), "cpu_per_10k": r.cpu_per_10k, "cpu_busy": r.cpu_busy}
             for r in report.rows
         ],
-        "ratios": [dataclasses.asdict(item) for item in report.ratios],
+        "ratios": [
+            {**dataclasses.asdict(r), "target": str(r.target or ""), "verdict": r.verdict}
+            for r in report.ratios
+        ],
         "figures": [figure(item) for item in report.figures],
     }
     return json.dumps(data, indent=2) + "\n"

@@ -74,6 +74,8 @@ def test_quick_run_reports_every_row_and_figure(tmp_path: Path) -> None:
         else:
             assert ratio["rps"] > 0, ratio
             assert ratio["per_cpu"] > 0, ratio
+            assert ratio["target"].startswith(">= "), ratio
+            assert ratio["verdict"] in ("PASS", "MISS"), ratio
     assert len(ratios) == 4
 
     figures = {figure["key"]: figure for figure in data["figures"]}
@@ -89,4 +91,5 @@ def test_quick_run_reports_every_row_and_figure(tmp_path: Path) -> None:
     markdown = (tmp_path / "out" / "results.md").read_text()
     for item in [*data["rows"], *data["ratios"], *data["figures"]]:
         assert f"| {item['label']}" in markdown
-    assert markdown.count("| PASS") + markdown.count("| MISS") == len(FIGURES)
+    verdicts = len(FIGURES) + sum(ratio["verdict"] != "-" for ratio in ratios.values())
+    assert markdown.count("| PASS") + markdown.count("| MISS") == verdicts
