@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import re
+import shlex
+import subprocess
+import sys
 from collections import Counter, defaultdict
 
 import pytest
@@ -470,3 +474,30 @@ def test_unknown_client_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(
         ["*--load-client: invalid value 'curl': expected requests or fast*"]
     )
+
+
+def _on_a_tty(pytester: pytest.Pytester, *args: str) -> str:
+    """Run pytest under ``script`` (a real pseudo-terminal) and return what it printed."""
+    command = shlex.join([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args])
+    done = subprocess.run(
+        ["script", "-qec", command, "/dev/null"],
+        cwd=pytester.path,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    return done.stdout.decode()  # bytes: text mode would turn each \r into a newline
+
+
+def test_progress_is_redrawn_each_second_on_a_tty_and_quiet_with_q(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_tty="import pytest_loadtest as lt\n\n@lt.task\ndef test_t():\n    pass\n"
+    )
+    shown = _on_a_tty(pytester, "--load-users", "2", "--load-duration", "3s")
+    redraws = re.findall(r"\r\[00:0(\d) / 00:03\] users 2/2 \| [\d,.]+ req/s", shown)
+    assert redraws[:2] == ["1", "2"], shown
+    quiet = _on_a_tty(pytester, "-q", "--load-users", "2", "--load-duration", "2s")
+    assert "req/s |" not in quiet
+    assert "1 passed" in quiet
