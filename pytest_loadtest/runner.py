@@ -44,10 +44,6 @@ class _Running:
     user: LoadUser
     stop: gevent.event.Event = field(default_factory=gevent.event.Event)
 
-    @property
-    def stopping(self) -> bool:
-        return bool(self.stop.is_set())
-
 
 ClientFactory = Callable[[str | None], Any]
 
